@@ -1,0 +1,45 @@
+"""The `deckgen` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+CARDS_HELP = "Folder of YAML topic files."
+OUT_HELP = "Folder the .apkg packages are written to."
+
+cards_option = click.option("--cards", "cards_dir", type=click.Path(path_type=Path),
+                            default=Path("cards"), show_default=True, help=CARDS_HELP)
+
+
+@click.group()
+@click.version_option(package_name="deckgen")
+def main() -> None:
+    """Turn YAML question banks into Anki decks that update in place."""
+
+
+@main.command()
+@cards_option
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("build"),
+              show_default=True, help=OUT_HELP)
+def build(cards_dir: Path, out_dir: Path) -> None:
+    """Validate the sources and write one package per topic plus all.apkg."""
+    from deckgen.build import build as build_decks
+
+    report = build_decks(cards_dir, out_dir)
+    for package in report.packages:
+        click.echo(f"wrote {package.path} ({package.notes} notes)")
+    click.echo(f"{report.notes} notes in {report.topics} topics;"
+               f" {len(report.changed)} changed since the last build")
+
+
+@main.command()
+@cards_option
+def check(cards_dir: Path) -> None:
+    """Validate the sources without writing anything."""
+    from deckgen.build import check as check_sources
+
+    rendered = check_sources(cards_dir)
+    notes = sum(len(notes) for _, notes in rendered)
+    click.echo(f"{cards_dir}: {notes} cards in {len(rendered)} topics, no problems")

@@ -1,0 +1,33 @@
+"""Problems in the user's sources, reported as `path:line: message`."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import click
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class DeckgenError(click.ClickException):
+    """Any failure the user can fix; click turns it into exit code 1."""
+
+    def show(self, file=None) -> None:
+        click.echo(self.format_message(), file=file or sys.stderr)
+
+
+class SourceErrors(DeckgenError):
+    """Every problem found in one run, so the user can fix them all at once."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(map(str, self.problems)))

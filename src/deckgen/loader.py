@@ -1,0 +1,242 @@
+"""Find the YAML sources, validate them, and turn them into Topics.
+
+Validation walks PyYAML's node tree rather than plain Python values, so every
+problem can name the line it is on; all problems are gathered before failing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+import yaml
+
+from deckgen.errors import Problem
+from deckgen.model import Card, Location, Text, Topic
+
+YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+TOPIC_KEYS = ("deck", "id", "tags", "cards")
+CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
+TEXT_KEYS = ("front", "back", "cloze", "extra")
+LINTS = ("long-back",)
+COMBINED = "all"  # file stem of the combined package; no topic may take it
+
+
+def source_files(cards_dir: Path) -> list[Path]:
+    found = [*cards_dir.rglob("*.yaml"), *cards_dir.rglob("*.yml")]
+    return sorted(p for p in found if p.is_file())
+
+
+def load_topics(cards_dir: Path) -> tuple[list[Topic], list[Problem]]:
+    """Read every source under `cards_dir`; return the topics and all problems found."""
+    topics: list[Topic] = []
+    problems: list[Problem] = []
+    for path in source_files(cards_dir):
+        reader = _FileReader(cards_dir, path)
+        topic = reader.read()
+        problems += reader.problems
+        if topic is not None:
+            topics.append(topic)
+    problems += _cross_file_problems(topics)
+    return topics, problems
+
+
+class _FileReader:
+    def __init__(self, cards_dir: Path, path: Path):
+        self.path = path
+        self.shown = str(path)
+        self.label = f"{cards_dir.name}/{path.relative_to(cards_dir).as_posix()}"
+        self.problems: list[Problem] = []
+
+    def error(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.shown, line, message))
+
+    def read(self) -> Topic | None:
+        root = self._parse()
+        if root is None:
+            return None
+        if not isinstance(root, yaml.MappingNode):
+            self.error(_line(root), "a topic file must be a mapping with 'deck' and 'cards'")
+            return None
+        entries = self._mapping(root, TOPIC_KEYS, "topic")
+        topic_id = self._slug(entries.get("id"), "topic id") if "id" in entries else self.path.stem
+        if "id" not in entries and not SLUG.match(topic_id):
+            self.error(1, f"file name '{self.path.name}' is not a valid topic id; add an 'id' key"
+                          " (lowercase letters, digits and hyphens)")
+        if topic_id == COMBINED:
+            self.error(_line(entries.get("id", root)),
+                       f"topic id '{COMBINED}' is reserved for the combined package")
+        deck = self._deck(entries.get("deck"), root)
+        tags = self._tags(entries.get("tags"))
+        cards = self._cards(entries.get("cards"), root)
+        if deck is None or topic_id is None:
+            return None
+        return Topic(topic_id, deck, self.path, self.label, tuple(cards), tags)
+
+    def _parse(self) -> yaml.Node | None:
+        raw = self.path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x}); save it as UTF-8")
+            return None
+        try:
+            node = yaml.compose(text.removeprefix("\ufeff"), Loader=YamlLoader)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark else 1
+            self.error(line, f"invalid YAML: {e.problem or e.context}")
+            return None
+        if node is None:
+            self.error(1, "file is empty; a topic needs 'deck' and 'cards'")
+        return node
+
+    def _mapping(self, node: yaml.MappingNode, allowed: tuple[str, ...], what: str,
+                 ) -> dict[str, yaml.Node]:
+        """Key -> value node; reports unknown and repeated keys."""
+        entries: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(key.value)
+            if name not in allowed:
+                close = difflib.get_close_matches(name, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                self.error(_line(key), f"unknown key '{name}' in {what}{hint}")
+            elif name in entries:
+                self.error(_line(key), f"key '{name}' appears twice in {what}")
+            else:
+                entries[name] = value
+        return entries
+
+    def _string(self, node: yaml.Node | None, what: str) -> str | None:
+        if node is None:
+            return None
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(_line(node), f"{what} must be text")
+            return None
+        if node.tag.endswith(":null") or not node.value.strip():
+            self.error(_line(node), f"{what} is empty")
+            return None
+        return node.value
+
+    def _slug(self, node: yaml.Node | None, what: str) -> str | None:
+        value = self._string(node, what)
+        if value is not None and not SLUG.match(value):
+            self.error(_line(node), f"{what} '{value}' must be a lowercase slug"
+                                    " (a-z, 0-9 and '-', starting with a letter or digit)")
+            return None
+        return value
+
+    def _deck(self, node: yaml.Node | None, root: yaml.Node) -> str | None:
+        if node is None:
+            self.error(_line(root), "missing key 'deck'")
+            return None
+        deck = self._string(node, "deck")
+        if deck is not None and any(not part.strip() for part in deck.split("::")):
+            self.error(_line(node), f"deck name '{deck}' has an empty part between '::'")
+            return None
+        return deck.strip() if deck else None
+
+    def _tags(self, node: yaml.Node | None, what: str = "tags") -> tuple[str, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(_line(node), f"{what} must be a list, like [a, b]")
+            return ()
+        tags = []
+        for item in node.value:
+            tag = self._string(item, "a tag")
+            if tag is None:
+                continue
+            if any(c.isspace() for c in tag):
+                self.error(_line(item), f"tag '{tag}' contains a space; Anki tags cannot")
+            else:
+                tags.append(tag)
+        return tuple(tags)
+
+    def _cards(self, node: yaml.Node | None, root: yaml.Node) -> list[Card]:
+        if node is None:
+            self.error(_line(root), "missing key 'cards'")
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(_line(node), "'cards' must be a list of cards")
+            return []
+        cards = [self._card(item, n) for n, item in enumerate(node.value, 1)]
+        return [card for card in cards if card is not None]
+
+    def _card(self, node: yaml.Node, number: int) -> Card | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.error(_line(node), f"card #{number} must be a mapping with 'id' and 'front'/'back'")
+            return None
+        entries = self._mapping(node, CARD_KEYS, f"card #{number}")
+        if "id" not in entries:
+            self.error(_line(node), f"card #{number}: missing key 'id'")
+            return None
+        card_id = self._slug(entries["id"], "card id")
+        if card_id is None:
+            return None
+        texts = {key: self._text(entries[key], f"card '{card_id}': '{key}'")
+                 for key in TEXT_KEYS if key in entries}
+        if not self._has_sides(entries, card_id, _line(node)):
+            return None
+        allow = self._tags(entries.get("allow"), "allow")
+        for name in allow:
+            if name not in LINTS:
+                self.error(_line(entries["allow"]), f"card '{card_id}': unknown lint '{name}' in"
+                                                    f" allow (known: {', '.join(LINTS)})")
+        if any(text is None for text in texts.values()):
+            return None
+        return Card(card_id, Location(self.shown, _line(node)), tags=self._tags(entries.get("tags")),
+                    allow=allow, **texts)
+
+    def _has_sides(self, entries: dict[str, yaml.Node], card_id: str, line: int) -> bool:
+        if "cloze" in entries:
+            both = [key for key in ("front", "back") if key in entries]
+            if both:
+                self.error(line, f"card '{card_id}': a cloze card cannot also have '{both[0]}'")
+            return not both
+        missing = [key for key in ("front", "back") if key not in entries]
+        for key in missing:
+            self.error(line, f"card '{card_id}': missing key '{key}' (or use 'cloze')")
+        return not missing
+
+    def _text(self, node: yaml.Node, what: str) -> Text | None:
+        value = self._string(node, what)
+        if value is None:
+            return None
+        # A block scalar's text starts on the line after its '|' or '>'.
+        first = _line(node) + (1 if node.style in ("|", ">") else 0)
+        return Text(value, Location(self.shown, first))
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _cross_file_problems(topics: list[Topic]) -> list[Problem]:
+    problems = []
+    seen_cards: dict[str, Location] = {}
+    seen_topics: dict[str, Topic] = {}
+    seen_decks: dict[str, Topic] = {}
+    for topic in topics:
+        if topic.id in seen_topics:
+            other = seen_topics[topic.id]
+            problems.append(Problem(str(topic.source), 1, f"topic id '{topic.id}' is also used by"
+                                                          f" {other.source}"))
+        if topic.deck in seen_decks:
+            other = seen_decks[topic.deck]
+            problems.append(Problem(str(topic.source), 1, f"deck '{topic.deck}' is also used by"
+                                                          f" topic '{other.id}' ({other.source})"))
+        seen_topics.setdefault(topic.id, topic)
+        seen_decks.setdefault(topic.deck, topic)
+        for card in topic.cards:
+            if card.id in seen_cards:
+                first_at = seen_cards[card.id]
+                problems.append(Problem(card.where.path, card.where.line,
+                                        f"duplicate card id '{card.id}' (first defined at"
+                                        f" {first_at.path}:{first_at.line})"))
+            else:
+                seen_cards[card.id] = card.where
+    return problems

@@ -1,0 +1,70 @@
+"""Python-Markdown pieces deckgen adds: display-math spacing and image collection."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from markdown import Extension, Markdown
+from markdown.preprocessors import Preprocessor
+from markdown.treeprocessors import Treeprocessor
+
+FENCE = re.compile(r"^\s*(```|~~~)")
+DISPLAY_OPEN = re.compile(r"^\s*(\$\$|\\\[)")
+DISPLAY_CLOSE = {"$$": re.compile(r"\$\$\s*$"), "\\[": re.compile(r"\\\]\s*$")}
+
+
+class DisplayMathSpacing(Preprocessor):
+    """Give each display formula that starts a line blank lines around it.
+
+    arithmatex only sees `$$..$$` and `\\[..\\]` as blocks of their own; authors
+    often write them right under a sentence, where they would stay raw text.
+    """
+
+    def run(self, lines: list[str]) -> list[str]:
+        out: list[str] = []
+        in_fence = in_math = False
+        closer = None
+        for line in lines:
+            if not in_math and FENCE.match(line):
+                in_fence = not in_fence
+            opening = None if in_fence or in_math else DISPLAY_OPEN.match(line)
+            if opening:
+                closer = DISPLAY_CLOSE[opening.group(1)]
+                if out and out[-1].strip():
+                    out.append("")
+                rest = line[opening.end():]
+                in_math = not closer.search(rest)
+                out.append(line)
+                if not in_math:
+                    out.append("")
+                continue
+            out.append(line)
+            if in_math and closer.search(line):
+                in_math = False
+                out.append("")
+        return out
+
+
+class ImageCollector(Treeprocessor):
+    """Hands every local image src to `resolve`, which returns the name to use."""
+
+    def __init__(self, md: Markdown, resolve: Callable[[str], str]):
+        super().__init__(md)
+        self.resolve = resolve
+
+    def run(self, root):
+        for img in root.iter("img"):
+            src = img.get("src", "")
+            if src and not re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I):
+                img.set("src", self.resolve(src))
+
+
+class DeckgenExtension(Extension):
+    def __init__(self, resolve_image: Callable[[str], str]):
+        super().__init__()
+        self.resolve_image = resolve_image
+
+    def extendMarkdown(self, md: Markdown) -> None:
+        md.preprocessors.register(DisplayMathSpacing(md), "deckgen-display-math", 40)
+        md.treeprocessors.register(ImageCollector(md, self.resolve_image), "deckgen-images", 0)

@@ -1,0 +1,68 @@
+"""The two note types deckgen ships: templates and CSS are files in this package.
+
+Their ids, names and field lists are constants. Changing a field list makes Anki
+add a copy of the note type and skip updating every existing note, so fields are
+chosen once: the text fields, plus CardId and Source so a card in Anki leads back
+to its YAML (and old notes can be found by id with `CardId:some-id`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+from pygments.formatters import HtmlFormatter
+
+from deckgen.ids import NOTETYPE_IDS
+
+DAY_STYLE, NIGHT_STYLE = "default", "github-dark"
+NIGHT_SCOPES = (".nightMode", ".night_mode")
+
+
+@dataclass(frozen=True)
+class NoteType:
+    key: str  # "basic" or "cloze"
+    id: int
+    name: str
+    fields: tuple[str, ...]
+    front: str
+    back: str
+    css: str
+
+    @property
+    def is_cloze(self) -> bool:
+        return self.key == "cloze"
+
+    @property
+    def digest(self) -> str:
+        content = [self.name, self.fields, self.front, self.back, self.css]
+        return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
+
+
+def _template(name: str) -> str:
+    return files("deckgen").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def highlight_css() -> str:
+    """Pygments colours for code blocks, one palette for day and one for night."""
+    # Token colours only: backgrounds come from card.css so they follow the theme.
+    day = HtmlFormatter(style=DAY_STYLE).get_token_style_defs(".highlight")
+    night = HtmlFormatter(style=NIGHT_STYLE).get_token_style_defs(
+        [f"{scope} .highlight" for scope in NIGHT_SCOPES])
+    return "\n".join([*day, *night, ""])
+
+
+@cache
+def note_types() -> dict[str, NoteType]:
+    css = _template("card.css") + highlight_css()
+    return {
+        "basic": NoteType("basic", NOTETYPE_IDS["basic"], "deckgen Basic",
+                          ("Front", "Back", "Extra", "CardId", "Source"),
+                          _template("basic_front.html"), _template("basic_back.html"), css),
+        "cloze": NoteType("cloze", NOTETYPE_IDS["cloze"], "deckgen Cloze",
+                          ("Text", "Extra", "CardId", "Source"),
+                          _template("cloze_front.html"), _template("cloze_back.html"), css),
+    }

@@ -87,8 +87,10 @@ class _FileReader:
             node = yaml.compose(text.removeprefix("\ufeff"), Loader=YamlLoader)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
-            line = mark.line + 1 if mark else 1
-            self.error(line, f"invalid YAML: {e.problem or e.context}")
+            message = f"invalid YAML: {e.problem or e.context}"
+            if e.context and e.context_mark and e.problem:
+                message += f" ({e.context} that starts at line {e.context_mark.line + 1})"
+            self.error(mark.line + 1 if mark else 1, message)
             return None
         if node is None:
             self.error(1, "file is empty; a topic needs 'deck' and 'cards'")

@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deckgen.errors import DeckgenError, SourceErrors
+from deckgen.errors import DeckgenError, Problem, SourceErrors
+from deckgen.lints import lint_topics
 from deckgen.loader import COMBINED, load_topics
 from deckgen.model import Note, Topic
 from deckgen.notetypes import note_types
@@ -29,9 +30,16 @@ class BuildReport:
     notes: int
     changed: list[str]  # card ids whose content changed since the last build
     packages: list[Package]
+    warnings: list[Problem]
 
 
-def check(cards_dir: Path) -> list[tuple[Topic, list[Note]]]:
+@dataclass(frozen=True)
+class Checked:
+    rendered: list[tuple[Topic, list[Note]]]
+    warnings: list[Problem]
+
+
+def check(cards_dir: Path) -> Checked:
     """Load and render everything; raise SourceErrors listing every problem."""
     if not cards_dir.is_dir():
         raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
@@ -43,14 +51,15 @@ def check(cards_dir: Path) -> list[tuple[Topic, list[Note]]]:
         raise SourceErrors(problems)
     if not topics:
         raise DeckgenError(f"{cards_dir}: no *.yaml topic files found")
-    return rendered
+    return Checked(rendered, sorted(lint_topics(topics)))
 
 
 def build(cards_dir: Path, out_dir: Path, now: int | None = None) -> BuildReport:
     """Build one package per topic plus the combined one; write nothing on any error."""
     from deckgen.package import DeckContent, write_package
 
-    rendered = check(cards_dir)
+    checked = check(cards_dir)
+    rendered = checked.rendered
     notes = [note for _, topic_notes in rendered for note in topic_notes]
     state_path = cards_dir / STATE_FILE
     previous = load_state(state_path)
@@ -80,7 +89,7 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None) -> BuildReport
     changed = sorted(k for k, s in state.notes.items() if previous.notes.get(k) != s)
     packages = [Package(path, sum(len(d.notes) for d in content))
                 for path, content in outputs.items()]
-    return BuildReport(len(decks), len(notes), changed, packages)
+    return BuildReport(len(decks), len(notes), changed, packages, checked.warnings)
 
 
 def note_digest(note: Note) -> str:

@@ -28,9 +28,10 @@ def build(cards_dir: Path, out_dir: Path) -> None:
     from deckgen.build import build as build_decks
 
     report = build_decks(cards_dir, out_dir)
+    show_warnings(report.warnings)
     for package in report.packages:
         click.echo(f"wrote {package.path} ({package.notes} notes)")
-    click.echo(f"{report.notes} notes in {report.topics} topics;"
+    click.echo(f"{plural(report.notes, 'note')} in {plural(report.topics, 'topic')};"
                f" {len(report.changed)} changed since the last build")
 
 
@@ -40,6 +41,18 @@ def check(cards_dir: Path) -> None:
     """Validate the sources without writing anything."""
     from deckgen.build import check as check_sources
 
-    rendered = check_sources(cards_dir)
-    notes = sum(len(notes) for _, notes in rendered)
-    click.echo(f"{cards_dir}: {notes} cards in {len(rendered)} topics, no problems")
+    checked = check_sources(cards_dir)
+    show_warnings(checked.warnings)
+    notes = sum(len(notes) for _, notes in checked.rendered)
+    outcome = plural(len(checked.warnings), "warning") if checked.warnings else "no problems"
+    click.echo(f"{cards_dir}: {plural(notes, 'card')} in {plural(len(checked.rendered), 'topic')},"
+               f" {outcome}")
+
+
+def show_warnings(warnings: list) -> None:
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

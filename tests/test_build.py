@@ -1,0 +1,76 @@
+import zipfile
+
+from deckgen.build import build
+from deckgen.state import STATE_FILE, load_state
+from helpers import run
+
+
+def test_same_second_rebuild_moves_only_edited_notes(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out, now=1000)
+    path = cards / "attention.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("梯度", "导数"), encoding="utf-8")
+    report = build(cards, out, now=1000)
+    state = load_state(cards / STATE_FILE)
+    assert report.changed == ["scaled-dot-product"]
+    assert state.notes["scaled-dot-product"].mtime == 1001
+    assert {k: s.mtime for k, s in state.notes.items() if k != "scaled-dot-product"} == {
+        "attention-code": 1000, "attention-formula": 1000, "tex-cloze": 1000,
+        "two-figures": 1000}
+    assert {s.mtime for s in state.notetypes.values()} == {1000}
+
+
+def test_packages_are_compressed_and_carry_media(cards, tmp_path):
+    build(cards, tmp_path / "build", now=1000)
+    with zipfile.ZipFile(tmp_path / "build" / "figures.apkg") as package:
+        infos = {i.filename: i for i in package.infolist()}
+        assert infos["collection.anki2"].compress_type == zipfile.ZIP_DEFLATED
+        assert sorted(infos) == ["0", "1", "collection.anki2", "media"]
+
+
+def test_check_writes_nothing(cards, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 0
+    assert result.stdout == f"{cards}: 5 cards in 2 topics, no problems\n"
+    assert not (cards / STATE_FILE).exists() and not (tmp_path / "build").exists()
+
+
+def test_build_reports_what_it_wrote(cards, tmp_path):
+    result = run("build", "--cards", cards, "--out", tmp_path / "out")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"wrote {tmp_path / 'out' / 'attention.apkg'} (3 notes)",
+        f"wrote {tmp_path / 'out' / 'figures.apkg'} (2 notes)",
+        f"wrote {tmp_path / 'out' / 'all.apkg'} (5 notes)",
+        "5 notes in 2 topics; 5 changed since the last build",
+    ]
+
+
+def test_console_entry_point_reports_errors_without_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "t.yaml").write_text("deck: D\ncards:\n  - id: a\n    front: Q\n")
+    result = subprocess.run([sys.executable, "-m", "deckgen", "build"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr == "cards/t.yaml:3: card 'a': missing key 'back' (or use 'cloze')\n"
+    assert not (tmp_path / "build").exists()
+
+
+def test_long_answer_warns_unless_allowed(tmp_path):
+    long_back = "长" * 151
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "t.yaml").write_text(
+        f"deck: D\ncards:\n  - id: a\n    front: Q\n    back: {long_back}\n"
+        f"  - id: b\n    front: Q\n    back: {long_back}\n    allow: [long-back]\n",
+        encoding="utf-8")
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 0
+    assert result.stderr == (f"{cards}/t.yaml:3: warning: card 'a': answer is 151 long (limit"
+                             " 150); shorten it, move detail to 'extra', or add allow:"
+                             " [long-back]\n")
+    assert result.stdout.endswith("2 cards in 1 topic, 1 warning\n")

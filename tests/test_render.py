@@ -1,0 +1,62 @@
+"""Rendering: golden files for math, code, tables and cloze, plus images as media.
+
+Set DECKGEN_UPDATE_GOLDEN=1 to rewrite the expected .html files after a deliberate change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from deckgen import cloze
+from deckgen.model import Location, Text
+from deckgen.render import MarkdownRenderer
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = sorted(p.stem for p in GOLDEN.glob("*.md"))
+
+
+def render(source: str, cards_dir: Path = GOLDEN) -> str:
+    renderer = MarkdownRenderer(cards_dir)
+    html, _ = renderer.html(Text(source, Location("x.yaml", 1)), cards_dir)
+    assert renderer.problems == []
+    return html
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case):
+    source = (GOLDEN / f"{case}.md").read_text(encoding="utf-8")
+    if case.startswith("cloze"):
+        source = cloze.pad_deletions(source)
+    html = render(source) + "\n"
+    expected = GOLDEN / f"{case}.html"
+    if os.environ.get("DECKGEN_UPDATE_GOLDEN"):
+        expected.write_text(html, encoding="utf-8")
+    assert html == expected.read_text(encoding="utf-8")
+
+
+def test_tex_is_kept_byte_for_byte():
+    tex = r"\frac{a_1*b_2}{c_{i}} < \sqrt[3]{x} \\ y & z"
+    html = render(f"Inline ${tex}$ here.")
+    escaped = tex.replace("&", "&amp;").replace("<", "&lt;")
+    assert f"\\({escaped}\\)" in html
+
+
+def test_price_is_not_math():
+    assert render("costs $5 today") == "<p>costs $5 today</p>"
+
+
+def test_images_become_uniquely_named_media(tmp_path):
+    for folder, data in (("a", b"first"), ("b", b"second")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "figure.png").write_bytes(data)
+    renderer = MarkdownRenderer(tmp_path)
+    html, used = renderer.html(
+        Text("![1](a/figure.png) ![2](b/figure.png) ![3](https://x.org/y.png)",
+             Location("x.yaml", 1)), tmp_path)
+    names = [m.name for m in used]
+    assert len(set(names)) == 2 and all(n.startswith("figure-") for n in names)
+    assert f'src="{names[0]}"' in html and f'src="{names[1]}"' in html
+    assert 'src="https://x.org/y.png"' in html

@@ -11,6 +11,8 @@ OUT_HELP = "Folder the .apkg packages are written to."
 
 cards_option = click.option("--cards", "cards_dir", type=click.Path(path_type=Path),
                             default=Path("cards"), show_default=True, help=CARDS_HELP)
+out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path),
+                          default=Path("build"), show_default=True, help=OUT_HELP)
 
 
 @click.group()
@@ -21,18 +23,63 @@ def main() -> None:
 
 @main.command()
 @cards_option
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("build"),
-              show_default=True, help=OUT_HELP)
+@out_option
 def build(cards_dir: Path, out_dir: Path) -> None:
     """Validate the sources and write one package per topic plus all.apkg."""
+    build_and_report(cards_dir, out_dir)
+
+
+@main.command()
+@cards_option
+@out_option
+@click.option("--open", "open_page", is_flag=True, help="Open the page in a browser.")
+def preview(cards_dir: Path, out_dir: Path, open_page: bool) -> None:
+    """Build, then write OUT/preview/index.html showing every card as Anki renders it."""
+    index = build_and_preview(cards_dir, out_dir)
+    if open_page:
+        click.launch(str(index))
+
+
+@main.command()
+@cards_option
+@out_option
+def watch(cards_dir: Path, out_dir: Path) -> None:
+    """Rebuild the packages and the preview on every save under the cards folder."""
+    from deckgen.errors import DeckgenError
+    from deckgen.watch import watch as watch_cards
+
+    def rebuild() -> None:
+        try:
+            build_and_preview(cards_dir, out_dir)
+        except DeckgenError as error:
+            error.show()
+        click.echo("watching for changes (Ctrl+C to stop)")
+
+    watch_cards(cards_dir, rebuild, click.echo)
+
+
+def build_and_report(cards_dir: Path, out_dir: Path):
     from deckgen.build import build as build_decks
 
     report = build_decks(cards_dir, out_dir)
     show_warnings(report.warnings)
     for package in report.packages:
         click.echo(f"wrote {package.path} ({package.notes} notes)")
+    if 0 < len(report.changed) <= 10:
+        click.echo(f"changed: {', '.join(report.changed)}")
     click.echo(f"{plural(report.notes, 'note')} in {plural(report.topics, 'topic')};"
                f" {len(report.changed)} changed since the last build")
+    return report
+
+
+def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:
+    from deckgen.loader import COMBINED
+    from deckgen.preview import write_preview
+
+    build_and_report(cards_dir, out_dir)
+    index = write_preview(out_dir / f"{COMBINED}.apkg", out_dir / "preview")
+    click.echo(f"wrote {index}")
+    return index
 
 
 @main.command()

@@ -43,6 +43,7 @@ def test_build_reports_what_it_wrote(cards, tmp_path):
         f"wrote {tmp_path / 'out' / 'attention.apkg'} (3 notes)",
         f"wrote {tmp_path / 'out' / 'figures.apkg'} (2 notes)",
         f"wrote {tmp_path / 'out' / 'all.apkg'} (5 notes)",
+        "changed: attention-code, attention-formula, scaled-dot-product, tex-cloze, two-figures",
         "5 notes in 2 topics; 5 changed since the last build",
     ]
 

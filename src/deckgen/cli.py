@@ -45,8 +45,14 @@ def preview(cards_dir: Path, out_dir: Path, open_page: bool) -> None:
 @out_option
 def watch(cards_dir: Path, out_dir: Path) -> None:
     """Rebuild the packages and the preview on every save under the cards folder."""
-    from deckgen.errors import DeckgenError
     from deckgen.watch import watch as watch_cards
+
+    watch_cards(cards_dir, rebuilder(cards_dir, out_dir), click.echo)
+
+
+def rebuilder(cards_dir: Path, out_dir: Path):
+    """A rebuild for `watch`: problems in the sources are shown, and watching goes on."""
+    from deckgen.errors import DeckgenError
 
     def rebuild() -> None:
         try:
@@ -55,7 +61,7 @@ def watch(cards_dir: Path, out_dir: Path) -> None:
             error.show()
         click.echo("watching for changes (Ctrl+C to stop)")
 
-    watch_cards(cards_dir, rebuild, click.echo)
+    return rebuild
 
 
 def build_and_report(cards_dir: Path, out_dir: Path):

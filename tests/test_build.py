@@ -12,7 +12,7 @@ def test_same_second_rebuild_moves_only_edited_notes(cards, tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace("梯度", "导数"), encoding="utf-8")
     report = build(cards, out, now=1000)
     state = load_state(cards / STATE_FILE)
-    assert report.changed == ["scaled-dot-product"]
+    assert report.plan.changes.changed_ids == ["scaled-dot-product"]
     assert state.notes["scaled-dot-product"].mtime == 1001
     assert {k: s.mtime for k, s in state.notes.items() if k != "scaled-dot-product"} == {
         "attention-code": 1000, "attention-formula": 1000, "tex-cloze": 1000,
@@ -39,12 +39,12 @@ def test_check_writes_nothing(cards, tmp_path, monkeypatch):
 def test_build_reports_what_it_wrote(cards, tmp_path):
     result = run("build", "--cards", cards, "--out", tmp_path / "out")
     assert result.exit_code == 0
+    out = tmp_path / "out"
     assert result.stdout.splitlines() == [
-        f"wrote {tmp_path / 'out' / 'attention.apkg'} (3 notes)",
-        f"wrote {tmp_path / 'out' / 'figures.apkg'} (2 notes)",
-        f"wrote {tmp_path / 'out' / 'all.apkg'} (5 notes)",
-        "changed: attention-code, attention-formula, scaled-dot-product, tex-cloze, two-figures",
-        "5 notes in 2 topics; 5 changed since the last build",
+        "attention: 3 added, 0 unchanged",
+        "figures:   2 added, 0 unchanged",
+        "total:     5 added, 0 unchanged",
+        f"wrote: {out / 'attention.apkg'}, {out / 'figures.apkg'}, {out / 'all.apkg'}",
     ]
 
 
@@ -57,7 +57,7 @@ def test_console_entry_point_reports_errors_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "deckgen", "build"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stderr == "cards/t.yaml:3: card 'a': missing key 'back' (or use 'cloze')\n"
+    assert result.stderr == "cards/t.yaml:3: error: card 'a': missing key 'back' (or use 'cloze')\n"
     assert not (tmp_path / "build").exists()
 
 
@@ -66,8 +66,8 @@ def test_long_answer_warns_unless_allowed(tmp_path):
     cards = tmp_path / "cards"
     cards.mkdir()
     (cards / "t.yaml").write_text(
-        f"deck: D\ncards:\n  - id: a\n    front: Q\n    back: {long_back}\n"
-        f"  - id: b\n    front: Q\n    back: {long_back}\n    allow: [long-back]\n",
+        f"deck: D\ncards:\n  - id: a\n    front: Q1\n    back: {long_back}\n"
+        f"  - id: b\n    front: Q2\n    back: {long_back}\n    allow: [long-back]\n",
         encoding="utf-8")
     result = run("check", "--cards", cards)
     assert result.exit_code == 0

@@ -20,105 +20,106 @@ cards:
 CASES = {
     "malformed-yaml": (
         {"t.yaml": "deck: Good\ncards:\n  - id: a\n    front: [unclosed\n"},
-        ["t.yaml:5: invalid YAML: did not find expected ',' or ']' (while parsing a flow"
+        ["t.yaml:5: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow"
          " sequence that starts at line 4)"],
     ),
     "bad-indentation": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n   back: A\n"},
-        ["t.yaml:5: invalid YAML: did not find expected '-' indicator (while parsing a block"
+        ["t.yaml:5: error: invalid YAML: did not find expected '-' indicator (while parsing a block"
          " collection that starts at line 3)"],
     ),
     "missing-deck": (
         {"t.yaml": "cards:\n  - id: a\n    front: Q\n    back: A\n"},
-        ["t.yaml:1: missing key 'deck'"],
+        ["t.yaml:1: error: missing key 'deck'"],
     ),
     "missing-card-id": (
         {"t.yaml": "deck: D\ncards:\n  - front: Q\n    back: A\n"},
-        ["t.yaml:3: card #1: missing key 'id'"],
+        ["t.yaml:3: error: card #1: missing key 'id'"],
     ),
     "missing-front-and-back": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    extra: E\n"},
-        ["t.yaml:3: card 'a': missing key 'back' (or use 'cloze')",
-         "t.yaml:3: card 'a': missing key 'front' (or use 'cloze')"],
+        ["t.yaml:3: error: card 'a': missing key 'back' (or use 'cloze')",
+         "t.yaml:3: error: card 'a': missing key 'front' (or use 'cloze')"],
     ),
     "empty-fields": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: ''\n    back:\n"},
-        ["t.yaml:4: card 'a': 'front' is empty", "t.yaml:5: card 'a': 'back' is empty"],
+        ["t.yaml:4: error: card 'a': 'front' is empty",
+         "t.yaml:5: error: card 'a': 'back' is empty"],
     ),
     "empty-deck": (
         {"t.yaml": "deck: '  '\ncards: []\n"},
-        ["t.yaml:1: deck is empty"],
+        ["t.yaml:1: error: deck is empty"],
     ),
     "unknown-key": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n    bakc: A\n"},
-        ["t.yaml:3: card 'a': missing key 'back' (or use 'cloze')",
-         "t.yaml:5: unknown key 'bakc' in card #1 (did you mean 'back'?)"],
+        ["t.yaml:3: error: card 'a': missing key 'back' (or use 'cloze')",
+         "t.yaml:5: error: unknown key 'bakc' in card #1 (did you mean 'back'?)"],
     ),
     "unknown-topic-key": (
         {"t.yaml": "deck: D\ncard: []\n"},
-        ["t.yaml:1: missing key 'cards'", "t.yaml:2: unknown key 'card' in topic"
-                                          " (did you mean 'cards'?)"],
+        ["t.yaml:1: error: missing key 'cards'",
+         "t.yaml:2: error: unknown key 'card' in topic (did you mean 'cards'?)"],
     ),
     "repeated-key": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n    back: A\n    back: B\n"},
-        ["t.yaml:6: key 'back' appears twice in card #1"],
+        ["t.yaml:6: error: key 'back' appears twice in card #1"],
     ),
     "duplicate-id-across-files": (
         {"a.yaml": GOOD, "sub/b.yaml": "deck: Other\ncards:\n  - id: x\n    front: Q\n"
                                        "    back: A\n  - id: fine\n    front: Q\n    back: A\n"},
-        ["sub/b.yaml:6: duplicate card id 'fine' (first defined at cards/a.yaml:3)"],
+        ["sub/b.yaml:6: error: duplicate card id 'fine' (first defined at cards/a.yaml:3)"],
     ),
     "bad-card-id": (
         {"t.yaml": "deck: D\ncards:\n  - id: Bad_Id\n    front: Q\n    back: A\n"},
-        ["t.yaml:3: card id 'Bad_Id' must be a lowercase slug (a-z, 0-9 and '-',"
+        ["t.yaml:3: error: card id 'Bad_Id' must be a lowercase slug (a-z, 0-9 and '-',"
          " starting with a letter or digit)"],
     ),
     "not-utf8": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: caf\xe9\n    back: A\n".encode("latin-1")},
-        ["t.yaml:4: file is not valid UTF-8 (byte 0xe9); save it as UTF-8"],
+        ["t.yaml:4: error: file is not valid UTF-8 (byte 0xe9); save it as UTF-8"],
     ),
     "missing-image": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n    back: |\n      text\n"
                    "      ![x](img/nope.png)\n"},
-        ["t.yaml:7: image 'img/nope.png' not found"],
+        ["t.yaml:7: error: image 'img/nope.png' not found"],
     ),
     "image-outside-cards": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: '![x](../secret.png)'\n    back: A\n",
          "../secret.png": b"\x89PNG"},
-        ["t.yaml:4: image '../secret.png' is outside cards/; keep images inside the cards"
+        ["t.yaml:4: error: image '../secret.png' is outside cards/; keep images inside the cards"
          " folder"],
     ),
     "cloze-and-front": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    cloze: '{{c1::x}}'\n    front: Q\n"},
-        ["t.yaml:3: card 'a': a cloze card cannot also have 'front'"],
+        ["t.yaml:3: error: card 'a': a cloze card cannot also have 'front'"],
     ),
     "cloze-without-deletion": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    cloze: no deletion here\n"},
-        ["t.yaml:3: card 'a': cloze has no deletion like {{c1::...}}"],
+        ["t.yaml:3: error: card 'a': cloze has no deletion like {{c1::...}}"],
     ),
     "cloze-unclosed": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    cloze: |\n      one\n      {{c1::two }\n"},
-        ["t.yaml:6: card 'a': cloze deletion is never closed with '}}'"],
+        ["t.yaml:6: error: card 'a': cloze deletion is never closed with '}}'"],
     ),
     "tag-with-space": (
         {"t.yaml": "deck: D\ntags: [ok, not ok]\ncards:\n  - id: a\n    front: Q\n    back: A\n"},
-        ["t.yaml:2: tag 'not ok' contains a space; Anki tags cannot"],
+        ["t.yaml:2: error: tag 'not ok' contains a space; Anki tags cannot"],
     ),
     "tags-not-a-list": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n    back: A\n    tags: x\n"},
-        ["t.yaml:6: tags must be a list, like [a, b]"],
+        ["t.yaml:6: error: tags must be a list, like [a, b]"],
     ),
     "empty-file": (
         {"t.yaml": ""},
-        ["t.yaml:1: file is empty; a topic needs 'deck' and 'cards'"],
+        ["t.yaml:1: error: file is empty; a topic needs 'deck' and 'cards'"],
     ),
     "reserved-topic-id": (
         {"all.yaml": GOOD},
-        ["all.yaml:1: topic id 'all' is reserved for the combined package"],
+        ["all.yaml:1: error: topic id 'all' is reserved for the combined package"],
     ),
     "same-deck-twice": (
         {"a.yaml": GOOD, "b.yaml": GOOD.replace("fine", "other")},
-        ["b.yaml:1: deck 'Good' is also used by topic 'a' (cards/a.yaml)"],
+        ["b.yaml:1: error: deck 'Good' is also used by topic 'a' (cards/a.yaml)"],
     ),
 }
 
@@ -208,4 +209,5 @@ def test_interrupted_build_leaves_no_partial_package(cards, tmp_path, monkeypatc
     with pytest.raises(OSError, match="disk full"):
         build_module.build(cards, out)
     assert snapshot(out, cards) == before
-    assert sorted(p.name for p in out.iterdir()) == ["all.apkg", "attention.apkg", "figures.apkg"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".deckgen-packages.json", "all.apkg", "attention.apkg", "figures.apkg"]

@@ -1,31 +1,37 @@
 import pytest
 
 from deckgen.errors import SourceErrors
-from deckgen.state import STATE_FILE, Stamp, State, dump_state, load_state, restamp, save_state
+from deckgen.state import (
+    STATE_FILE, NoteStamp, State, TypeStamp, dump_state, load_state, restamp, save_state)
+
+
+def stamp(digest: str, mtime: int = 0) -> NoteStamp:
+    return NoteStamp(digest, mtime, "topic", "text")
 
 
 def test_unchanged_keeps_mtime_changed_moves_new_gets_now():
-    previous = {"same": Stamp("d1", 100), "edited": Stamp("d2", 100)}
-    stamps = restamp(previous, {"same": "d1", "edited": "d2x", "new": "d3"}, now=500)
-    assert stamps == {"same": Stamp("d1", 100), "edited": Stamp("d2x", 500),
-                      "new": Stamp("d3", 500)}
+    previous = {"same": stamp("d1", 100), "edited": stamp("d2", 100)}
+    stamps = restamp(previous, {"same": stamp("d1"), "edited": stamp("d2x"), "new": stamp("d3")},
+                     now=500)
+    assert stamps == {"same": stamp("d1", 100), "edited": stamp("d2x", 500),
+                      "new": stamp("d3", 500)}
 
 
 def test_change_within_the_same_second_is_still_strictly_newer():
-    stamps = restamp({"card": Stamp("old", 500)}, {"card": "new"}, now=500)
+    stamps = restamp({"card": stamp("old", 500)}, {"card": stamp("new")}, now=500)
     assert stamps["card"].mtime == 501
 
 
 def test_round_trip_is_sorted_and_one_entry_per_line(tmp_path):
-    state = State(notes={"b": Stamp("x", 2), "a": Stamp("y", 1)},
-                  notetypes={"basic": Stamp("z", 3)})
+    state = State(notes={"b": NoteStamp("x", 2, "t", "tx"), "a": NoteStamp("y", 1, "t", "ty")},
+                  notetypes={"basic": TypeStamp("z", 3, "s")})
     path = tmp_path / STATE_FILE
     save_state(path, state)
     assert load_state(path) == state
     text = path.read_text()
     assert text == dump_state(state)
     assert text.index('"a"') < text.index('"b"')
-    assert '    "a": ["y", 1],' in text.splitlines()
+    assert '    "a": ["y", 1, "t", "ty"],' in text.splitlines()
 
 
 def test_missing_state_means_everything_changed(tmp_path):
@@ -37,4 +43,4 @@ def test_corrupt_state_is_a_clear_error(tmp_path):
     path.write_text('{\n  "version": 1,\n<<<<<<< HEAD\n')
     with pytest.raises(SourceErrors) as info:
         load_state(path)
-    assert str(info.value).startswith(f"{path}:3: cannot read the build state")
+    assert str(info.value).startswith(f"{path}:3: error: cannot read the build state")

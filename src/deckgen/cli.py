@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 CARDS_HELP = "Folder of YAML topic files."
 OUT_HELP = "Folder the .apkg packages are written to."
+ACCEPT_HELP = ("Build even though a note type's fields or templates changed (Anki will add a"
+               " copy of it and stop updating existing notes).")
 
 cards_option = click.option("--cards", "cards_dir", type=click.Path(path_type=Path),
                             default=Path("cards"), show_default=True, help=CARDS_HELP)
 out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path),
                           default=Path("build"), show_default=True, help=OUT_HELP)
+accept_option = click.option("--accept-notetype-change", is_flag=True, help=ACCEPT_HELP)
 
 
 @click.group()
@@ -24,9 +28,53 @@ def main() -> None:
 @main.command()
 @cards_option
 @out_option
-def build(cards_dir: Path, out_dir: Path) -> None:
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@accept_option
+def build(cards_dir: Path, out_dir: Path, dry_run: bool, accept_notetype_change: bool) -> None:
     """Validate the sources and write one package per topic plus all.apkg."""
-    build_and_report(cards_dir, out_dir)
+    build_and_report(cards_dir, out_dir, dry_run, accept_notetype_change)
+
+
+@main.command()
+@cards_option
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one object with every problem, for editors and CI.")
+def check(cards_dir: Path, output: str) -> None:
+    """Validate and lint the sources without writing anything."""
+    from deckgen.build import check as check_sources
+    from deckgen.errors import SourceErrors
+
+    if output == "json":
+        try:
+            problems, cards = check_sources(cards_dir).warnings, True
+        except SourceErrors as errors:
+            problems, cards = errors.problems, False
+        click.echo(json.dumps({"problems": [p.as_dict() for p in problems]},
+                              ensure_ascii=False, indent=1))
+        raise SystemExit(0 if cards else 1)
+    checked = check_sources(cards_dir)
+    show_problems(checked.warnings)
+    notes = len(checked.notes)
+    outcome = plural(len(checked.warnings), "warning") if checked.warnings else "no problems"
+    click.echo(f"{cards_dir}: {plural(notes, 'card')} in {plural(len(checked.rendered), 'topic')},"
+               f" {outcome}")
+
+
+@main.command()
+@cards_option
+def diff(cards_dir: Path) -> None:
+    """List the cards changed since the last build, with file:line."""
+    from deckgen.build import plan
+
+    the_plan = plan(cards_dir, accept_notetype_change=True)
+    where = {card.id: card.where for topic, _ in the_plan.checked.rendered for card in topic.cards}
+    total = the_plan.changes.total
+    for kind in ("added", "updated"):
+        for card_id in getattr(total, kind):
+            click.echo(f"{where[card_id].path}:{where[card_id].line}: {kind}: {card_id}")
+    show_removed(the_plan.changes, where)
+    if not the_plan.changes.changed_ids and not total.removed:
+        click.echo("no changes since the last build")
 
 
 @main.command()
@@ -64,18 +112,37 @@ def rebuilder(cards_dir: Path, out_dir: Path):
     return rebuild
 
 
-def build_and_report(cards_dir: Path, out_dir: Path):
+def build_and_report(cards_dir: Path, out_dir: Path, dry_run: bool = False,
+                     accept_notetype_change: bool = False):
     from deckgen.build import build as build_decks
 
-    report = build_decks(cards_dir, out_dir)
-    show_warnings(report.warnings)
-    for package in report.packages:
-        click.echo(f"wrote {package.path} ({package.notes} notes)")
-    if 0 < len(report.changed) <= 10:
-        click.echo(f"changed: {', '.join(report.changed)}")
-    click.echo(f"{plural(report.notes, 'note')} in {plural(report.topics, 'topic')};"
-               f" {len(report.changed)} changed since the last build")
+    report = build_decks(cards_dir, out_dir, dry_run=dry_run,
+                         accept_notetype_change=accept_notetype_change)
+    changes = report.plan.changes
+    show_problems(report.plan.checked.warnings)
+    width = max(map(len, changes.topics), default=0)
+    for topic, counts in changes.topics.items():
+        click.echo(f"{topic + ':':<{width + 1}} {counts.summary()}")
+    click.echo(f"{'total:':<{width + 1}} {changes.total.summary()}")
+    where = {c.id: c.where for t, _ in report.plan.checked.rendered for c in t.cards}
+    show_removed(changes, where)
+    written = [str(p.path) for p in report.packages if p.written]
+    verb = "would write" if dry_run else "wrote"
+    kept = len(report.packages) - len(written)
+    click.echo(f"{verb}: {', '.join(written) or 'nothing'}"
+               + (f" ({kept} unchanged packages left as they are)" if kept else ""))
     return report
+
+
+def show_removed(changes, where) -> None:
+    for rename in changes.renames:
+        at = where[rename.new]
+        click.echo(f"{at.path}:{at.line}: renamed: '{rename.old}' is now '{rename.new}' with the"
+                   " same text. Anki will add it as a new card and keep the old note, losing"
+                   f" its review history; to keep it, change the id back to '{rename.old}'")
+    for card_id in changes.total.removed:
+        click.echo(f"removed: '{card_id}'. Anki keeps its note; to delete it, search for"
+                   f" CardId:{card_id} in Anki's browser")
 
 
 def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:
@@ -88,23 +155,9 @@ def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:
     return index
 
 
-@main.command()
-@cards_option
-def check(cards_dir: Path) -> None:
-    """Validate the sources without writing anything."""
-    from deckgen.build import check as check_sources
-
-    checked = check_sources(cards_dir)
-    show_warnings(checked.warnings)
-    notes = sum(len(notes) for _, notes in checked.rendered)
-    outcome = plural(len(checked.warnings), "warning") if checked.warnings else "no problems"
-    click.echo(f"{cards_dir}: {plural(notes, 'card')} in {plural(len(checked.rendered), 'topic')},"
-               f" {outcome}")
-
-
-def show_warnings(warnings: list) -> None:
-    for warning in warnings:
-        click.echo(str(warning), err=True)
+def show_problems(problems: list) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
 
 
 def plural(count: int, noun: str) -> str:

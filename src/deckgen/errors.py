@@ -1,4 +1,4 @@
-"""Problems in the user's sources, reported as `path:line: message`."""
+"""Problems in the user's sources, reported as `path:line: level: message`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,15 @@ class Problem:
     path: str
     line: int
     message: str
+    level: str = "error"  # "error" stops check and build; "warning" does not
+    code: str = ""  # the lint's name, which `allow:` takes; "" for plain errors
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        return f"{self.path}:{self.line}: {self.level}: {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "line": self.line, "level": self.level, "code": self.code,
+                "message": self.message}
 
 
 class DeckgenError(click.ClickException):

@@ -1,15 +1,40 @@
-"""Warnings: things that build fine but make worse cards. A card silences one with
-`allow: [name]`."""
+"""Lints: what builds but would break in Anki, run foreign code, or study badly.
+
+Errors stop `check` and `build`; warnings are printed and let them go on. A card
+silences one lint with `allow: [name]`; the names are the keys of LINTS.
+"""
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
 
+from deckgen import cloze
 from deckgen.errors import Problem
-from deckgen.model import Topic
+from deckgen.model import Card, Media, Note, Text, Topic
 
+LINTS = {
+    "tex-braces": "error",  # MathJax shows an error instead of the formula
+    "tex-left-right": "error",
+    "tex-open": "error",  # a math delimiter left open: raw TeX on the card
+    "unsafe-html": "error",  # would run in every reviewer's Anki
+    "cloze-gap": "warning",
+    "long-back": "warning",
+    "duplicate-front": "warning",
+    "unused-image": "warning",
+}
 LONG_BACK = 150
 READING_UNIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
+MATH = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
+CODE = re.compile(r"<pre\b.*?</pre>|<code>.*?</code>", re.S)
+TAG = re.compile(r"<[^>]+>")
+OPEN_MATH = re.compile(r"\$(?=[\\A-Za-z{(])|\\\(|\\\[")
+LEFT, RIGHT = re.compile(r"\\left(?![A-Za-z])"), re.compile(r"\\right(?![A-Za-z])")
+UNSAFE_HTML = re.compile(r"<script\b|<[a-z][^>]*\son[a-z]+\s*=|\bjavascript:", re.I)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
 
 def reading_length(text: str) -> int:
@@ -18,15 +43,96 @@ def reading_length(text: str) -> int:
     return len(READING_UNIT.findall(text))
 
 
-def lint_topics(topics: list[Topic]) -> list[Problem]:
-    warnings = []
-    for topic in topics:
-        for card in topic.cards:
-            if card.back and "long-back" not in card.allow:
-                length = reading_length(card.back.source)
-                if length > LONG_BACK:
-                    warnings.append(Problem(
-                        card.where.path, card.where.line,
-                        f"warning: card '{card.id}': answer is {length} long (limit {LONG_BACK});"
-                        " shorten it, move detail to 'extra', or add allow: [long-back]"))
-    return warnings
+def lint(rendered: list[tuple[Topic, list[Note]]], media: Iterable[Media],
+         cards_dir: Path) -> list[Problem]:
+    problems = []
+    fronts: dict[str, Card] = {}
+    for topic, notes in rendered:
+        for card, note in zip(topic.cards, notes):
+            found = [*_card_problems(card, note), *_duplicate_front(card, note, fronts)]
+            problems += [p for p in found if p.code not in card.allow]
+    problems += _unused_images(cards_dir, media)
+    return problems
+
+
+def _problem(text: Text | Card, code: str, message: str, offset: int = 0) -> Problem:
+    where = text.where.at(offset)
+    return Problem(where.path, where.line, message, LINTS[code], code)
+
+
+def _card_problems(card: Card, note: Note) -> Iterable[Problem]:
+    texts = [card.cloze, card.extra] if card.is_cloze else [card.front, card.back, card.extra]
+    for text, html_field in zip(texts, note.fields):
+        if text is not None:
+            yield from _field_problems(card, text, html_field)
+    if card.back and reading_length(card.back.source) > LONG_BACK:
+        yield _problem(card, "long-back",
+                       f"card '{card.id}': answer is {reading_length(card.back.source)} long"
+                       f" (limit {LONG_BACK}); shorten it, move detail to 'extra', or add"
+                       " allow: [long-back]")
+    if card.cloze:
+        numbers = sorted({d.number for d in cloze.find_deletions(card.cloze.source)})
+        missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers)) if numbers else []
+        if missing:
+            names = ", ".join(f"c{n}" for n in missing)
+            yield _problem(card.cloze, "cloze-gap", f"card '{card.id}': cloze numbers skip"
+                                                    f" {names}; Anki makes no card for them")
+
+
+def _field_problems(card: Card, text: Text, field: str) -> Iterable[Problem]:
+    for _, tex in MATH.findall(field):
+        tex = html.unescape(tex)
+        line = _line_of(text, tex)
+        plain = tex.replace(r"\{", "").replace(r"\}", "")
+        if plain.count("{") != plain.count("}"):
+            yield _problem(text, "tex-braces", f"card '{card.id}': unbalanced braces in"
+                                               f" {_short(tex)}", line)
+        if len(LEFT.findall(tex)) != len(RIGHT.findall(tex)):
+            yield _problem(text, "tex-left-right", f"card '{card.id}': \\left and \\right"
+                                                   f" do not pair up in {_short(tex)}", line)
+    prose = html.unescape(TAG.sub("", CODE.sub("", MATH.sub("", field))))
+    if match := OPEN_MATH.search(prose):
+        rest = prose[match.start():]
+        yield _problem(text, "tex-open", f"card '{card.id}': math left open at"
+                                         f" '{_short(rest)}'; close it, or escape a literal"
+                                         " dollar as \\$", _line_of(text, rest[:8]))
+    if match := UNSAFE_HTML.search(CODE.sub("", field)):
+        yield _problem(text, "unsafe-html", f"card '{card.id}': '{match.group(0)}' would run"
+                                            " code in every reviewer's Anki; remove it, or add"
+                                            " allow: [unsafe-html]",
+                       _line_of(text, match.group(0)))
+
+
+def _duplicate_front(card: Card, note: Note, fronts: dict[str, Card]) -> Iterable[Problem]:
+    if card.is_cloze:
+        return
+    key = _normalized(note.fields[0])
+    first = fronts.setdefault(key, card)
+    if first is not card:
+        yield _problem(card, "duplicate-front",
+                       f"card '{card.id}': same question as card '{first.id}'"
+                       f" ({first.where.path}:{first.where.line})")
+
+
+def _normalized(field: str) -> str:
+    """The text a reader sees, without case, spacing or punctuation."""
+    text = html.unescape(TAG.sub("", field)).casefold()
+    return "".join(c for c in text if unicodedata.category(c)[0] in "LN")
+
+
+def _unused_images(cards_dir: Path, media: Iterable[Media]) -> list[Problem]:
+    used = {m.path for m in media}
+    return [Problem(str(path), 1, "image is not used by any card; delete it or link it",
+                    LINTS["unused-image"], "unused-image")
+            for path in sorted(cards_dir.rglob("*"))
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.resolve() not in used]
+
+
+def _line_of(text: Text, needle: str) -> int:
+    offset = text.source.find(needle[:30])
+    return text.source.count("\n", 0, offset) if offset > 0 else 0
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 40 else text[:37] + "..."

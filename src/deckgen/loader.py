@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from deckgen.errors import Problem
+from deckgen.lints import LINTS
 from deckgen.model import Card, Location, Text, Topic
 
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -20,7 +21,6 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 TOPIC_KEYS = ("deck", "id", "tags", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
-LINTS = ("long-back",)
 COMBINED = "all"  # file stem of the combined package; no topic may take it
 
 

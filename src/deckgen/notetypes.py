@@ -32,6 +32,7 @@ class NoteType:
     front: str
     back: str
     css: str
+    card_name: str = "Card 1"
 
     @property
     def is_cloze(self) -> bool:
@@ -39,8 +40,17 @@ class NoteType:
 
     @property
     def digest(self) -> str:
-        content = [self.name, self.fields, self.front, self.back, self.css]
-        return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
+        return _digest([self.name, self.fields, self.card_name, self.front, self.back, self.css])
+
+    @property
+    def schema(self) -> str:
+        """What Anki cannot update in place: changing it makes Anki add a copy of the
+        note type on import and leave every existing note as it was."""
+        return _digest([self.fields, [self.card_name]])
+
+
+def _digest(content: list) -> str:
+    return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
 
 
 def _template(name: str) -> str:

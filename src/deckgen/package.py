@@ -31,7 +31,7 @@ class _StampedModel(genanki.Model):
         super().__init__(
             notetype.id, notetype.name,
             fields=[{"name": name} for name in notetype.fields],
-            templates=[{"name": "Card 1", "qfmt": notetype.front, "afmt": notetype.back}],
+            templates=[{"name": notetype.card_name, "qfmt": notetype.front, "afmt": notetype.back}],
             css=notetype.css,
             model_type=genanki.Model.CLOZE if notetype.is_cloze else genanki.Model.FRONT_BACK,
         )

@@ -1,17 +1,20 @@
-"""When each note and note type last changed, kept beside the sources.
+"""What the previous build shipped, kept beside the sources.
 
 Anki updates an existing note on import only when the package's modification
 time is strictly newer (whole seconds) than the collection's, and then replaces
 fields and tags wholesale. So a note's mtime must move exactly when its rendered
-content does. The state file records a digest and an mtime per note and note
-type; it is committed with the cards so every clone builds the same mtimes.
+content does. The state file records, per note, a digest of its content and its
+mtime (plus its topic and a digest of its text alone, to report removed and
+renamed cards), and per note type a digest, mtime and schema. It is committed
+with the cards, so every clone builds the same mtimes.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from deckgen.atomic import write_atomically
 from deckgen.errors import Problem, SourceErrors
@@ -21,27 +24,39 @@ VERSION = 1
 
 
 @dataclass(frozen=True)
-class Stamp:
-    digest: str
+class NoteStamp:
+    digest: str  # everything Anki stores for the note: note type, fields, tags
     mtime: int
+    topic: str
+    text: str  # the card's text alone, without its id: finds renamed cards
+
+
+@dataclass(frozen=True)
+class TypeStamp:
+    digest: str  # name, fields, templates and CSS
+    mtime: int
+    schema: str  # fields and template names: what Anki cannot change in place
 
 
 @dataclass
 class State:
-    notes: dict[str, Stamp] = field(default_factory=dict)
-    notetypes: dict[str, Stamp] = field(default_factory=dict)
+    notes: dict[str, NoteStamp] = field(default_factory=dict)
+    notetypes: dict[str, TypeStamp] = field(default_factory=dict)
 
 
-def restamp(previous: dict[str, Stamp], current: dict[str, str], now: int) -> dict[str, Stamp]:
-    """New stamps for `current` (key -> digest): unchanged keys keep their mtime,
+Stamp = TypeVar("Stamp", NoteStamp, TypeStamp)
+
+
+def restamp(previous: dict[str, Stamp], current: dict[str, Stamp], now: int) -> dict[str, Stamp]:
+    """Give `current` stamps (mtime not yet set) their mtimes: unchanged keys keep theirs,
     changed or new ones get `now`, or one second past the old mtime if that is later."""
     stamps = {}
-    for key, digest in current.items():
+    for key, stamp in current.items():
         old = previous.get(key)
-        if old is not None and old.digest == digest:
-            stamps[key] = old
+        if old is not None and old.digest == stamp.digest:
+            stamps[key] = replace(stamp, mtime=old.mtime)
         else:
-            stamps[key] = Stamp(digest, max(now, old.mtime + 1) if old else now)
+            stamps[key] = replace(stamp, mtime=max(now, old.mtime + 1) if old else now)
     return stamps
 
 
@@ -51,24 +66,21 @@ def load_state(path: Path) -> State:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != VERSION:
             return State()  # written by another deckgen: start afresh
-        return State(_stamps(data["notes"]), _stamps(data["notetypes"]))
+        return State({k: NoteStamp(*v) for k, v in data["notes"].items()},
+                     {k: TypeStamp(*v) for k, v in data["notetypes"].items()})
     except FileNotFoundError:
         return State()
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         line = getattr(e, "lineno", 1)
         raise SourceErrors([Problem(str(path), line, f"cannot read the build state ({e});"
                                     " fix it, or delete it to treat every card as changed")])
 
 
-def _stamps(raw: dict) -> dict[str, Stamp]:
-    return {key: Stamp(str(value[0]), int(value[1])) for key, value in raw.items()}
-
-
 def dump_state(state: State) -> str:
     """Sorted, one entry a line: small, readable diffs when cards change."""
 
-    def section(stamps: dict[str, Stamp]) -> str:
-        rows = [f"    {json.dumps(key)}: [{json.dumps(s.digest)}, {s.mtime}]"
+    def section(stamps: dict) -> str:
+        rows = [f"    {json.dumps(key)}: {json.dumps(list(vars(s).values()), ensure_ascii=False)}"
                 for key, s in sorted(stamps.items())]
         return "{\n" + ",\n".join(rows) + "\n  }" if rows else "{}"
 
@@ -77,4 +89,6 @@ def dump_state(state: State) -> str:
 
 
 def save_state(path: Path, state: State) -> None:
-    write_atomically(path, dump_state(state).encode())
+    text = dump_state(state)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        write_atomically(path, text.encode())

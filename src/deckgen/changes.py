@@ -1,0 +1,74 @@
+"""What a build changes compared with the previous one, per topic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from deckgen.state import NoteStamp
+
+KINDS = ("added", "updated", "unchanged", "removed", "renamed")
+
+
+@dataclass
+class TopicChanges:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # the new ids
+
+    def summary(self) -> str:
+        counts = [f"{len(getattr(self, kind))} {kind}" for kind in KINDS
+                  if getattr(self, kind) or kind == "unchanged"]
+        return ", ".join(counts)
+
+
+@dataclass(frozen=True)
+class Rename:
+    old: str
+    new: str
+
+
+@dataclass
+class Changes:
+    topics: dict[str, TopicChanges]
+    renames: list[Rename]
+
+    @property
+    def total(self) -> TopicChanges:
+        total = TopicChanges()
+        for topic in self.topics.values():
+            for kind in KINDS:
+                getattr(total, kind).extend(getattr(topic, kind))
+        return total
+
+    @property
+    def changed_ids(self) -> list[str]:
+        """Ids of the notes a re-import would add or update."""
+        total = self.total
+        return sorted(total.added + total.updated + total.renamed)
+
+
+def compare(previous: dict[str, NoteStamp], current: dict[str, NoteStamp],
+            topic_order: list[str]) -> Changes:
+    topics = {topic: TopicChanges() for topic in topic_order}
+    gone = {card_id: stamp for card_id, stamp in previous.items() if card_id not in current}
+    by_text = {stamp.text: card_id for card_id, stamp in gone.items()}
+    renames = []
+    for card_id, stamp in current.items():
+        changes = topics.setdefault(stamp.topic, TopicChanges())
+        old = previous.get(card_id)
+        if old is None and stamp.text in by_text:
+            renames.append(Rename(by_text.pop(stamp.text), card_id))
+            changes.renamed.append(card_id)
+        elif old is None:
+            changes.added.append(card_id)
+        elif old.digest != stamp.digest:
+            changes.updated.append(card_id)
+        else:
+            changes.unchanged.append(card_id)
+    renamed_from = {rename.old for rename in renames}
+    for card_id, stamp in sorted(gone.items()):
+        if card_id not in renamed_from:
+            topics.setdefault(stamp.topic, TopicChanges()).removed.append(card_id)
+    return Changes(topics, renames)

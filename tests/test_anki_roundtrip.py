@@ -147,23 +147,6 @@ def test_fresh_clone_with_state_file_builds_the_same_mtimes(cards, tmp_path, col
     assert (clone / "deckgen-state.json").read_bytes() == (cards / "deckgen-state.json").read_bytes()
 
 
-def test_css_change_reaches_the_collection(cards, tmp_path, collection, monkeypatch):
-    from deckgen import notetypes
-
-    out = tmp_path / "build"
-    build(cards, out)
-    import_package(collection, out / "all.apkg")
-    original = notetypes.note_types()
-    changed = {k: notetypes.NoteType(**{**vars(t), "css": t.css + "\n.dg-x{}"})
-               for k, t in original.items()}
-    monkeypatch.setattr("deckgen.build.note_types", lambda: changed)
-    build(cards, out)
-    log = import_package(collection, out / "all.apkg")
-    assert not log.updated  # notes themselves did not change
-    model = collection.models.by_name("deckgen Basic")
-    assert model["css"].endswith(".dg-x{}")
-
-
 @pytest.mark.parametrize("package", ["attention.apkg", "figures.apkg"])
 def test_topic_packages_hold_only_their_deck(cards, tmp_path, collection, package):
     build(cards, tmp_path / "build")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from browser import chromium, wait_for_mathjax
 from helpers import run
 

@@ -2,7 +2,15 @@ import pytest
 
 from deckgen.errors import SourceErrors
 from deckgen.state import (
-    STATE_FILE, NoteStamp, State, TypeStamp, dump_state, load_state, restamp, save_state)
+    STATE_FILE,
+    NoteStamp,
+    State,
+    TypeStamp,
+    dump_state,
+    load_state,
+    restamp,
+    save_state,
+)
 
 
 def stamp(digest: str, mtime: int = 0) -> NoteStamp:

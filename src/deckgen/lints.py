@@ -80,8 +80,8 @@ def _card_problems(card: Card, note: Note) -> Iterable[Problem]:
 
 
 def _field_problems(card: Card, text: Text, field: str) -> Iterable[Problem]:
-    for _, tex in MATH.findall(field):
-        tex = html.unescape(tex)
+    for _, delimited in MATH.findall(field):
+        tex = html.unescape(delimited)[2:-2].strip()  # without \( \) or \[ \]
         line = _line_of(text, tex)
         plain = tex.replace(r"\{", "").replace(r"\}", "")
         if plain.count("{") != plain.count("}"):
@@ -91,7 +91,7 @@ def _field_problems(card: Card, text: Text, field: str) -> Iterable[Problem]:
             yield _problem(text, "tex-left-right", f"card '{card.id}': \\left and \\right"
                                                    f" do not pair up in {_short(tex)}", line)
     prose = html.unescape(TAG.sub("", CODE.sub("", MATH.sub("", field))))
-    if match := OPEN_MATH.search(prose):
+    if (match := OPEN_MATH.search(prose)) and _unescaped_in(text.source, prose[match.start():]):
         rest = prose[match.start():]
         yield _problem(text, "tex-open", f"card '{card.id}': math left open at"
                                          f" '{_short(rest)}'; close it, or escape a literal"
@@ -101,6 +101,11 @@ def _field_problems(card: Card, text: Text, field: str) -> Iterable[Problem]:
                                             " code in every reviewer's Anki; remove it, or add"
                                             " allow: [unsafe-html]",
                        _line_of(text, match.group(0)))
+
+
+def _unescaped_in(source: str, rest: str) -> bool:
+    """Whether the source has this delimiter unescaped (`\\$x` is a literal dollar)."""
+    return re.search(r"(?<!\\)" + re.escape(rest[:8]), source) is not None
 
 
 def _duplicate_front(card: Card, note: Note, fronts: dict[str, Card]) -> Iterable[Problem]:

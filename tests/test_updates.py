@@ -1,0 +1,157 @@
+"""Safe updates: the change report, removed and renamed cards, and note-type changes,
+each proven against a real Anki collection."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from deckgen import notetypes
+from deckgen.state import STATE_FILE
+from helpers import build, import_package, run
+
+
+def remove_card(path, card_id: str) -> str:
+    """Cut the card out of its YAML file; return its text."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"  - id: {card_id}\n")
+    end = text.find("\n  - id: ", start + 1)
+    end = len(text) if end < 0 else end + 1
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    return text[start:end]
+
+
+def note_mods(col) -> dict[str, int]:
+    return {col.get_note(nid)["CardId"]: col.get_note(nid).mod for nid in col.find_notes("")}
+
+
+def test_report_counts_every_kind_of_change(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    attention = cards / "attention.yaml"
+    remove_card(attention, "attention-code")
+    moved = remove_card(attention, "attention-formula").replace("attention-formula", "formula")
+    attention.write_text(attention.read_text(encoding="utf-8").replace("梯度", "导数") + moved,
+                         encoding="utf-8")
+    result = build(cards, out)
+    assert result.stdout.splitlines()[:5] == [
+        "attention: 1 updated, 0 unchanged, 1 removed, 1 renamed",
+        "figures:   2 unchanged",
+        "total:     1 updated, 2 unchanged, 1 removed, 1 renamed",
+        f"{attention}:17: renamed: 'attention-formula' is now 'formula' with the same text."
+        " Anki will add it as a new card and keep the old note, losing its review history; to"
+        " keep it, change the id back to 'attention-formula'",
+        "removed: 'attention-code'. Anki keeps its note; to delete it, search for"
+        " CardId:attention-code in Anki's browser",
+    ]
+    assert result.stdout.splitlines()[5] == (
+        f"wrote: {out / 'attention.apkg'}, {out / 'all.apkg'} (1 unchanged packages left as"
+        " they are)")
+
+
+def test_removed_card_search_finds_exactly_its_old_note(cards, tmp_path, collection):
+    out = tmp_path / "build"
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    (old,) = [nid for nid in collection.find_notes("")
+              if collection.get_note(nid)["CardId"] == "attention-code"]
+
+    remove_card(cards / "attention.yaml", "attention-code")
+    result = build(cards, out)
+    search = result.stdout.split("search for ")[1].split(" in Anki")[0]
+    assert search == "CardId:attention-code"
+    log = import_package(collection, out / "all.apkg")
+    assert not log.new and not log.updated
+    assert collection.find_notes(search) == [old]
+    assert len(collection.find_notes("CardId:attention*")) == 2  # the search is not a prefix
+
+
+def test_unchanged_packages_are_not_rewritten_and_dry_run_writes_nothing(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    stat = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*.apkg")}
+    state = (cards / STATE_FILE).read_bytes()
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace("梯度", "导数"),
+                         encoding="utf-8")
+
+    dry = run("build", "--cards", cards, "--out", out, "--dry-run")
+    assert dry.exit_code == 0
+    assert dry.stdout.splitlines()[-1].startswith(f"would write: {out / 'attention.apkg'}")
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*.apkg")} == stat
+    assert (cards / STATE_FILE).read_bytes() == state
+
+    build(cards, out)
+    assert (out / "figures.apkg").stat().st_mtime_ns == stat["figures.apkg"][0]
+    assert (out / "attention.apkg").read_bytes() != stat["attention.apkg"][1]
+    assert (out / "all.apkg").read_bytes() != stat["all.apkg"][1]
+
+
+def test_diff_lists_changed_cards_with_file_and_line(cards, tmp_path):
+    build(cards, tmp_path / "build")
+    assert run("diff", "--cards", cards).stdout == "no changes since the last build\n"
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace("梯度", "导数"),
+                         encoding="utf-8")
+    remove_card(cards / "more/figures.yaml", "tex-cloze")
+    assert run("diff", "--cards", cards).stdout.splitlines() == [
+        f"{attention}:5: updated: scaled-dot-product",
+        "removed: 'tex-cloze'. Anki keeps its note; to delete it, search for CardId:tex-cloze"
+        " in Anki's browser",
+    ]
+
+
+def with_note_types(monkeypatch, change):
+    changed = {key: change(t) for key, t in notetypes.note_types().items()}
+    monkeypatch.setattr("deckgen.build.note_types", lambda: changed)
+
+
+def test_css_and_template_changes_reach_the_collection_and_leave_notes_alone(
+        cards, tmp_path, collection, monkeypatch):
+    out = tmp_path / "build"
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    before = note_mods(collection)
+
+    with_note_types(monkeypatch, lambda t: dataclasses.replace(
+        t, css=t.css + "\n.dg-new { color: red; }", back=t.back + "\n<!-- v2 -->"))
+    build(cards, out)
+    log = import_package(collection, out / "all.apkg")
+
+    assert not log.updated and not log.new
+    assert note_mods(collection) == before
+    collection.models._clear_cache()  # the import ran in Anki's backend, behind this cache
+    for name in ("deckgen Basic", "deckgen Cloze"):
+        model = collection.models.by_name(name)
+        assert model["css"].endswith(".dg-new { color: red; }")
+        assert model["tmpls"][0]["afmt"].endswith("<!-- v2 -->")
+    names = [m.name for m in collection.models.all_names_and_ids()]
+    assert sorted(n for n in names if n.startswith("deckgen")) == ["deckgen Basic", "deckgen Cloze"]
+
+
+def test_field_change_is_refused_unless_accepted(cards, tmp_path, collection, monkeypatch):
+    out = tmp_path / "build"
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+
+    with_note_types(monkeypatch, lambda t: dataclasses.replace(
+        t, fields=(*t.fields[:-1], "File")))
+    refused = run("build", "--cards", cards, "--out", out)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(
+        f"{cards / STATE_FILE}:1: error: the fields or card templates of note type"
+        " 'deckgen Basic', 'deckgen Cloze' differ from what earlier builds shipped.")
+    assert "--accept-notetype-change" in refused.stderr
+
+    # What the guard protects against, shown in Anki itself: a copy of the note type
+    # appears and an edited note is not updated.
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace("梯度", "导数"),
+                         encoding="utf-8")
+    accepted = run("build", "--cards", cards, "--out", out, "--accept-notetype-change")
+    assert accepted.exit_code == 0, accepted.stderr
+    import_package(collection, out / "all.apkg")
+    collection.models._clear_cache()
+    names = [m.name for m in collection.models.all_names_and_ids()]
+    assert len([n for n in names if n.startswith("deckgen Basic")]) == 2
+    (nid,) = collection.find_notes("CardId:scaled-dot-product")
+    assert "梯度" in collection.get_note(nid)["Back"]

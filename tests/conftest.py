@@ -26,3 +26,18 @@ def collection(tmp_path: Path):
     col = Collection(str(folder / "collection.anki2"))
     yield col
     col.close()
+
+
+@pytest.fixture
+def templates(tmp_path: Path, monkeypatch) -> Path:
+    """An editable copy of the note type templates that builds use, as after an upgrade.
+    (note_types() is cached per process: clear it after editing.)"""
+    from deckgen import notetypes, resources
+
+    folder = tmp_path / "templates"
+    shutil.copytree(Path(str(resources.TEMPLATES)), folder)
+    monkeypatch.setattr(resources, "TEMPLATES", folder)
+    notetypes.note_types.cache_clear()
+    yield folder
+    monkeypatch.undo()
+    notetypes.note_types.cache_clear()

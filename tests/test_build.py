@@ -12,7 +12,7 @@ def test_same_second_rebuild_moves_only_edited_notes(cards, tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace("梯度", "导数"), encoding="utf-8")
     report = build(cards, out, now=1000)
     state = load_state(cards / STATE_FILE)
-    assert report.plan.changes.changed_ids == ["scaled-dot-product"]
+    assert report.changes.changed_ids == ["scaled-dot-product"]
     assert state.notes["scaled-dot-product"].mtime == 1001
     assert {k: s.mtime for k, s in state.notes.items() if k != "scaled-dot-product"} == {
         "attention-code": 1000, "attention-formula": 1000, "tex-cloze": 1000,

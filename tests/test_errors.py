@@ -210,4 +210,4 @@ def test_interrupted_build_leaves_no_partial_package(cards, tmp_path, monkeypatc
         build_module.build(cards, out)
     assert snapshot(out, cards) == before
     assert sorted(p.name for p in out.iterdir()) == [
-        ".deckgen-packages.json", "all.apkg", "attention.apkg", "figures.apkg"]
+        ".deckgen-cache", "all.apkg", "attention.apkg", "figures.apkg"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from deckgen import notetypes
+from deckgen import cache, notetypes
 from deckgen.state import STATE_FILE
 from helpers import build, import_package, run
 
@@ -100,21 +100,23 @@ def test_diff_lists_changed_cards_with_file_and_line(cards, tmp_path):
     ]
 
 
-def with_note_types(monkeypatch, change):
-    changed = {key: change(t) for key, t in notetypes.note_types().items()}
-    monkeypatch.setattr("deckgen.build.note_types", lambda: changed)
+def append(path, text: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
 
 
 def test_css_and_template_changes_reach_the_collection_and_leave_notes_alone(
-        cards, tmp_path, collection, monkeypatch):
+        cards, tmp_path, collection, templates):
     out = tmp_path / "build"
     build(cards, out)
     import_package(collection, out / "all.apkg")
     before = note_mods(collection)
 
-    with_note_types(monkeypatch, lambda t: dataclasses.replace(
-        t, css=t.css + "\n.dg-new { color: red; }", back=t.back + "\n<!-- v2 -->"))
-    build(cards, out)
+    append(templates / "card.css", "\n.dg-new { color: red; }")
+    for back in ("basic_back.html", "cloze_back.html"):
+        append(templates / back, "\n<!-- v2 -->")
+    notetypes.note_types.cache_clear()
+    result = build(cards, out)
+    assert "wrote: " in result.stdout and "nothing" not in result.stdout
     log = import_package(collection, out / "all.apkg")
 
     assert not log.updated and not log.new
@@ -122,7 +124,7 @@ def test_css_and_template_changes_reach_the_collection_and_leave_notes_alone(
     collection.models._clear_cache()  # the import ran in Anki's backend, behind this cache
     for name in ("deckgen Basic", "deckgen Cloze"):
         model = collection.models.by_name(name)
-        assert model["css"].endswith(".dg-new { color: red; }")
+        assert ".dg-new { color: red; }" in model["css"]
         assert model["tmpls"][0]["afmt"].endswith("<!-- v2 -->")
     names = [m.name for m in collection.models.all_names_and_ids()]
     assert sorted(n for n in names if n.startswith("deckgen")) == ["deckgen Basic", "deckgen Cloze"]
@@ -133,8 +135,11 @@ def test_field_change_is_refused_unless_accepted(cards, tmp_path, collection, mo
     build(cards, out)
     import_package(collection, out / "all.apkg")
 
-    with_note_types(monkeypatch, lambda t: dataclasses.replace(
-        t, fields=(*t.fields[:-1], "File")))
+    # A deckgen upgrade that renames a field: new note types, new environment.
+    changed = {key: dataclasses.replace(t, fields=(*t.fields[:-1], "File"))
+               for key, t in notetypes.note_types().items()}
+    monkeypatch.setattr(notetypes, "note_types", lambda: changed)
+    monkeypatch.setattr(cache, "environment", lambda: "upgraded")
     refused = run("build", "--cards", cards, "--out", out)
     assert refused.exit_code == 1
     assert refused.stderr.startswith(

@@ -6,29 +6,35 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from deckgen.changes import Changes, compare
+from deckgen import manifest
+from deckgen.cache import CACHE_DIR, Cache, load_cache, save_cache
+from deckgen.changes import Changes, TopicChanges, compare
+from deckgen.collect import Progress, collect, quietly
 from deckgen.errors import DeckgenError, Problem, SourceErrors
-from deckgen.lints import lint
-from deckgen.loader import COMBINED, load_topics
-from deckgen.model import Note, Topic
-from deckgen.notetypes import NoteType, note_types
-from deckgen.render import MarkdownRenderer, render_topic
+from deckgen.loader import COMBINED
+from deckgen.model import Location, Note, Topic
 from deckgen.state import STATE_FILE, NoteStamp, State, TypeStamp, load_state, restamp, save_state
 
-PACKAGES_FILE = ".deckgen-packages.json"  # in the output folder: what each package holds
+PACKAGES_FILE = "packages.json"  # in the cache folder: what each package holds
 
 
 @dataclass(frozen=True)
 class Checked:
     rendered: list[tuple[Topic, list[Note]]]
     warnings: list[Problem]
+    cache: Cache
+    rendered_now: int
 
     @property
     def notes(self) -> list[Note]:
         return [note for _, notes in self.rendered for note in notes]
+
+    @property
+    def where(self) -> dict[str, Location]:
+        return {card.id: card.where for topic, _ in self.rendered for card in topic.cards}
 
 
 @dataclass(frozen=True)
@@ -49,29 +55,31 @@ class Package:
 
 @dataclass(frozen=True)
 class BuildReport:
-    plan: Plan
+    changes: Changes
+    warnings: list[Problem]
     packages: list[Package]
+    where: dict[str, Location] = field(default_factory=dict)
+    rendered_now: int = 0  # cards rendered in this build (the rest came from the cache)
 
 
-def check(cards_dir: Path) -> Checked:
+def check(cards_dir: Path, cache: Cache | None = None, progress: Progress = quietly) -> Checked:
     """Load, render and lint everything; raise SourceErrors if anything is an error."""
     if not cards_dir.is_dir():
         raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
-    topics, problems = load_topics(cards_dir)
-    renderer = MarkdownRenderer(cards_dir)
-    rendered = [(topic, render_topic(topic, renderer)) for topic in topics]
-    problems += renderer.problems
-    if not problems:
-        problems += lint(rendered, renderer.media.values(), cards_dir)
-    if any(p.level == "error" for p in problems):
-        raise SourceErrors(problems)
-    if not topics:
+    collected = collect(cards_dir, cache or Cache(), progress)
+    if any(p.level == "error" for p in collected.problems):
+        raise SourceErrors(collected.problems)
+    if not collected.rendered:
         raise DeckgenError(f"{cards_dir}: no *.yaml topic files found")
-    return Checked(rendered, sorted(problems))
+    return Checked(collected.rendered, collected.problems, collected.cache,
+                   collected.rendered_now)
 
 
-def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool = False) -> Plan:
-    checked = check(cards_dir)
+def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool = False,
+         cache: Cache | None = None, progress: Progress = quietly) -> Plan:
+    from deckgen.notetypes import note_types
+
+    checked = check(cards_dir, cache, progress)
     state_path = cards_dir / STATE_FILE
     previous = load_state(state_path)
     types = note_types()
@@ -90,41 +98,74 @@ def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool =
 
 
 def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool = False,
-          accept_notetype_change: bool = False) -> BuildReport:
+          accept_notetype_change: bool = False, progress: Progress = quietly) -> BuildReport:
     """Write one package per topic plus the combined one, each only if its content changed;
     write nothing at all on any error, or with `dry_run`."""
-    from deckgen.package import DeckContent, write_package
-
-    the_plan = plan(cards_dir, now, accept_notetype_change)
-    decks = [DeckContent(topic, tuple(notes)) for topic, notes in the_plan.checked.rendered]
-    outputs = {out_dir / f"{d.topic.id}.apkg": [d] for d in decks}
-    outputs[out_dir / f"{COMBINED}.apkg"] = decks
-    fingerprints = {path.name: _fingerprint(content, the_plan.state)
-                    for path, content in outputs.items()}
-    shipped = _load_fingerprints(out_dir / PACKAGES_FILE)
+    if (report := manifest.unchanged(cards_dir, out_dir)) is not None:
+        return _unchanged_report(report)
+    the_plan = plan(cards_dir, now, accept_notetype_change, load_cache(out_dir, cards_dir),
+                    progress)
+    outputs = _outputs(the_plan, out_dir)
+    fingerprints = {path.name: _fingerprint(decks, the_plan.state)
+                    for path, decks in outputs.items()}
+    shipped = _load_json(out_dir / CACHE_DIR / PACKAGES_FILE)
     stale = [path for path in outputs
              if shipped.get(path.name) != fingerprints[path.name] or not path.exists()]
     if not dry_run:
-        types = note_types()
-        note_mtimes = {key: s.mtime for key, s in the_plan.state.notes.items()}
-        type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written: dict[Path, Path] = {}
-        try:
-            for path in stale:
-                written[path] = write_package(path, outputs[path], types, type_mtimes,
-                                              note_mtimes)
-        except BaseException:
-            for tmp in written.values():
-                tmp.unlink()
-            raise
-        for path, tmp in written.items():
-            os.replace(tmp, path)
-        _save_fingerprints(out_dir / PACKAGES_FILE, fingerprints)
+        _write_packages(the_plan, {path: outputs[path] for path in stale}, out_dir)
+        _save_json(out_dir / CACHE_DIR / PACKAGES_FILE, fingerprints)
+        save_cache(out_dir, cards_dir, the_plan.checked.cache)
         save_state(cards_dir / STATE_FILE, the_plan.state)
-    packages = [Package(path, sum(len(d.notes) for d in content), path in stale)
-                for path, content in outputs.items()]
-    return BuildReport(the_plan, packages)
+        manifest.save(cards_dir, out_dir, list(outputs), _report_to_repeat(the_plan, outputs))
+    packages = [Package(path, sum(len(d.notes) for d in decks), path in stale)
+                for path, decks in outputs.items()]
+    return BuildReport(the_plan.changes, the_plan.checked.warnings, packages,
+                       the_plan.checked.where, the_plan.checked.rendered_now)
+
+
+def _outputs(the_plan: Plan, out_dir: Path) -> dict:
+    from deckgen.package import DeckContent
+
+    decks = [DeckContent(topic, tuple(notes)) for topic, notes in the_plan.checked.rendered]
+    outputs = {out_dir / f"{d.topic.id}.apkg": [d] for d in decks}
+    outputs[out_dir / f"{COMBINED}.apkg"] = decks
+    return outputs
+
+
+def _write_packages(the_plan: Plan, outputs: dict, out_dir: Path) -> None:
+    """Write every package to a temporary file, then move them all into place."""
+    from deckgen.notetypes import note_types
+    from deckgen.package import write_package
+
+    note_mtimes = {key: s.mtime for key, s in the_plan.state.notes.items()}
+    type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[Path, Path] = {}
+    try:
+        for path, decks in outputs.items():
+            written[path] = write_package(path, decks, note_types(), type_mtimes, note_mtimes)
+    except BaseException:
+        for tmp in written.values():
+            tmp.unlink()
+        raise
+    for path, tmp in written.items():
+        os.replace(tmp, path)
+
+
+def _report_to_repeat(the_plan: Plan, outputs: dict) -> dict:
+    """What a later build with nothing to do reports: every card unchanged."""
+    return {"topics": {topic.id: [c.id for c in topic.cards]
+                       for topic, _ in the_plan.checked.rendered},
+            "warnings": [p.as_dict() for p in the_plan.checked.warnings],
+            "packages": {str(path): sum(len(d.notes) for d in decks)
+                         for path, decks in outputs.items()}}
+
+
+def _unchanged_report(report: dict) -> BuildReport:
+    topics = {topic: TopicChanges(unchanged=ids) for topic, ids in report["topics"].items()}
+    warnings = [Problem(**{k: v for k, v in p.items()}) for p in report["warnings"]]
+    packages = [Package(Path(path), notes, False) for path, notes in report["packages"].items()]
+    return BuildReport(Changes(topics, []), warnings, packages)
 
 
 def note_digest(note: Note) -> str:
@@ -140,7 +181,7 @@ def _digest(content: list) -> str:
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def _guard_schemas(previous: State, types: dict[str, NoteType], state_path: Path) -> None:
+def _guard_schemas(previous: State, types: dict, state_path: Path) -> None:
     changed = [t for key, t in types.items()
                if key in previous.notetypes and previous.notetypes[key].schema != t.schema]
     if changed:
@@ -162,14 +203,15 @@ def _fingerprint(decks, state: State) -> str:
     return _digest(content)
 
 
-def _load_fingerprints(path: Path) -> dict[str, str]:
+def _load_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}  # unknown: every package counts as changed
+        return {}  # unknown: everything counts as changed
 
 
-def _save_fingerprints(path: Path, fingerprints: dict[str, str]) -> None:
+def _save_json(path: Path, data: dict) -> None:
     from deckgen.atomic import write_atomically
 
-    write_atomically(path, json.dumps(fingerprints, indent=1, sort_keys=True).encode())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, json.dumps(data, indent=1, sort_keys=True).encode())

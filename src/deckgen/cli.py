@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -67,7 +70,7 @@ def diff(cards_dir: Path) -> None:
     from deckgen.build import plan
 
     the_plan = plan(cards_dir, accept_notetype_change=True)
-    where = {card.id: card.where for topic, _ in the_plan.checked.rendered for card in topic.cards}
+    where = the_plan.checked.where
     total = the_plan.changes.total
     for kind in ("added", "updated"):
         for card_id in getattr(total, kind):
@@ -117,15 +120,14 @@ def build_and_report(cards_dir: Path, out_dir: Path, dry_run: bool = False,
     from deckgen.build import build as build_decks
 
     report = build_decks(cards_dir, out_dir, dry_run=dry_run,
-                         accept_notetype_change=accept_notetype_change)
-    changes = report.plan.changes
-    show_problems(report.plan.checked.warnings)
+                         accept_notetype_change=accept_notetype_change, progress=progress_bar)
+    changes = report.changes
+    show_problems(report.warnings)
     width = max(map(len, changes.topics), default=0)
     for topic, counts in changes.topics.items():
         click.echo(f"{topic + ':':<{width + 1}} {counts.summary()}")
     click.echo(f"{'total:':<{width + 1}} {changes.total.summary()}")
-    where = {c.id: c.where for t, _ in report.plan.checked.rendered for c in t.cards}
-    show_removed(changes, where)
+    show_removed(changes, report.where)
     written = [str(p.path) for p in report.packages if p.written]
     verb = "would write" if dry_run else "wrote"
     kept = len(report.packages) - len(written)
@@ -153,6 +155,17 @@ def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:
     index = write_preview(out_dir / f"{COMBINED}.apkg", out_dir / "preview")
     click.echo(f"wrote {index}")
     return index
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator:
+    """A progress bar for long renders, on a terminal only."""
+    if total < 200 or not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    with click.progressbar(length=total, label=f"rendering {total} cards",
+                           file=sys.stderr) as bar:
+        yield bar.update
 
 
 def show_problems(problems: list) -> None:

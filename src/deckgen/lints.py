@@ -43,16 +43,21 @@ def reading_length(text: str) -> int:
     return len(READING_UNIT.findall(text))
 
 
-def lint(rendered: list[tuple[Topic, list[Note]]], media: Iterable[Media],
-         cards_dir: Path) -> list[Problem]:
+def card_problems(card: Card, note: Note) -> list[Problem]:
+    """What one card shows by itself."""
+    return [p for p in _card_problems(card, note) if p.code not in card.allow]
+
+
+def bank_problems(rendered: list[tuple[Topic, list[Note]]], cards_dir: Path) -> list[Problem]:
+    """What only shows across cards: repeated questions, images no card uses."""
     problems = []
     fronts: dict[str, Card] = {}
     for topic, notes in rendered:
         for card, note in zip(topic.cards, notes):
-            found = [*_card_problems(card, note), *_duplicate_front(card, note, fronts)]
-            problems += [p for p in found if p.code not in card.allow]
-    problems += _unused_images(cards_dir, media)
-    return problems
+            problems += [p for p in _duplicate_front(card, note, fronts)
+                         if p.code not in card.allow]
+    media = [m for _, notes in rendered for note in notes for m in note.media]
+    return problems + _unused_images(cards_dir, media)
 
 
 def _problem(text: Text | Card, code: str, message: str, offset: int = 0) -> Problem:

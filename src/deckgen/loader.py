@@ -34,13 +34,19 @@ def load_topics(cards_dir: Path) -> tuple[list[Topic], list[Problem]]:
     topics: list[Topic] = []
     problems: list[Problem] = []
     for path in source_files(cards_dir):
-        reader = _FileReader(cards_dir, path)
-        topic = reader.read()
-        problems += reader.problems
+        topic, found = read_topic(cards_dir, path)
+        problems += found
         if topic is not None:
             topics.append(topic)
-    problems += _cross_file_problems(topics)
+    problems += cross_file_problems(topics)
     return topics, problems
+
+
+def read_topic(cards_dir: Path, path: Path) -> tuple[Topic | None, list[Problem]]:
+    """One source file: its topic (None if unusable) and the problems found in it."""
+    reader = _FileReader(cards_dir, path)
+    topic = reader.read()
+    return topic, reader.problems
 
 
 class _FileReader:
@@ -217,7 +223,8 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def _cross_file_problems(topics: list[Topic]) -> list[Problem]:
+def cross_file_problems(topics: list[Topic]) -> list[Problem]:
+    """Ids, topics and decks that must be unique across files."""
     problems = []
     seen_cards: dict[str, Location] = {}
     seen_topics: dict[str, Topic] = {}

@@ -12,10 +12,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 
 from pygments.formatters import HtmlFormatter
 
+from deckgen import resources
 from deckgen.ids import NOTETYPE_IDS
 
 # Chosen for contrast: every token colour is >= 4.5:1 on the code background of its mode.
@@ -54,7 +54,7 @@ def _digest(content: list) -> str:
 
 
 def _template(name: str) -> str:
-    return files("deckgen").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.TEMPLATES.joinpath(name).read_text(encoding="utf-8")
 
 
 def highlight_css() -> str:

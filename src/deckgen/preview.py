@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
 
+from deckgen import resources
 from deckgen.atomic import write_atomically
 
 MATHJAX = ("static", "mathjax", "es5", "tex-svg-full.js")
@@ -67,7 +68,7 @@ def write_preview(package: Path, out_dir: Path) -> Path:
     with as_file(files("mathjax").joinpath(*MATHJAX)) as script:
         shutil.copy2(script, out_dir / "mathjax" / script.name)
     cards, css = render_cards(package, out_dir)
-    template = files("deckgen").joinpath("templates", "preview.html").read_text(encoding="utf-8")
+    template = resources.TEMPLATES.joinpath("preview.html").read_text(encoding="utf-8")
     page = (template.replace("/*NOTE-TYPE-CSS*/", css)
             .replace("<!--CARDS-->", _topics_html(cards)))
     index = out_dir / "index.html"

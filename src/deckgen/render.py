@@ -73,6 +73,14 @@ def render_topic(topic: Topic, renderer: MarkdownRenderer) -> list[Note]:
     return [render_card(card, topic, renderer) for card in topic.cards]
 
 
+def render_checked(card: Card, topic: Topic, renderer: MarkdownRenderer,
+                   ) -> tuple[Note, list[Problem]]:
+    """The note, and the problems rendering found in this card."""
+    before = len(renderer.problems)
+    note = render_card(card, topic, renderer)
+    return note, renderer.problems[before:]
+
+
 def render_card(card: Card, topic: Topic, renderer: MarkdownRenderer) -> Note:
     base = topic.source.parent
     media: list[Media] = []

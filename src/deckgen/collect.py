@@ -1,0 +1,121 @@
+"""Sources to rendered notes, reusing the cache and rendering the rest in parallel."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from deckgen.cache import Cache, Rendered, SourceFile, card_key, environment
+from deckgen.errors import Problem
+from deckgen.lints import bank_problems, card_problems
+from deckgen.loader import cross_file_problems, read_topic, source_files
+from deckgen.model import Card, Note, Topic
+
+PARALLEL_FROM = 400  # fewer cards than this render faster in one process
+CHUNK = 100
+
+Advance = Callable[[int], None]  # told how many more cards are rendered
+Progress = Callable[[int], AbstractContextManager[Advance]]  # given the number to render
+
+
+@contextmanager
+def quietly(total: int) -> Iterator[Advance]:
+    yield lambda done: None
+
+
+@dataclass
+class Collected:
+    rendered: list[tuple[Topic, list[Note]]]
+    problems: list[Problem]
+    cache: Cache  # what the next build can reuse
+    rendered_now: int  # cards rendered in this run, not taken from the cache
+
+
+def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collected:
+    new = Cache()
+    topics, problems = [], []
+    for path in source_files(cards_dir):
+        source = _read(cards_dir, path, old)
+        new.sources[str(path)] = source
+        problems += source.problems
+        if source.topic is not None:
+            topics.append(source.topic)
+    problems += cross_file_problems(topics)
+
+    env = environment()
+    keys = {id(card): card_key(card, topic, env) for topic in topics for card in topic.cards}
+    todo: list[tuple[Card, Topic, str]] = []
+    for topic in topics:
+        alone = replace(topic, cards=())  # what workers need of the topic
+        for card in topic.cards:
+            hit = old.cards.get(keys[id(card)])
+            if hit is not None and hit.still_valid():
+                new.cards[keys[id(card)]] = hit
+            else:
+                todo.append((card, alone, keys[id(card)]))
+    with progress(len(todo)) as advance:
+        for key, result in _render_all(cards_dir, todo, advance):
+            new.cards[key] = result
+
+    rendered = []
+    for topic in topics:
+        results = [new.cards[keys[id(card)]] for card in topic.cards]
+        rendered.append((topic, [r.note for r in results]))
+        for card, result in zip(topic.cards, results):
+            problems += result.problems_at(card)
+    if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
+        problems += bank_problems(rendered, cards_dir)
+    return Collected(rendered, sorted(problems), new, len(todo))
+
+
+def _read(cards_dir: Path, path: Path, old: Cache) -> SourceFile:
+    st = path.stat()
+    stat = (st.st_size, st.st_mtime_ns)
+    cached = old.sources.get(str(path))
+    if cached is not None and cached.stat == stat:
+        return cached
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if cached is not None and cached.digest == digest:
+        return SourceFile(stat, digest, cached.topic, cached.problems)
+    topic, problems = read_topic(cards_dir, path)
+    return SourceFile(stat, digest, topic, tuple(problems))
+
+
+def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
+                advance: Advance) -> Iterator[tuple[str, Rendered]]:
+    chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    workers = min(os.cpu_count() or 1, len(chunks))
+    if len(jobs) < PARALLEL_FROM or workers < 2:
+        done_chunks = (_render_chunk(cards_dir, chunk) for chunk in chunks)
+        for done in done_chunks:
+            advance(len(done))
+            yield from done
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        for done in pool.map(_render_chunk, [cards_dir] * len(chunks), chunks):
+            advance(len(done))
+            yield from done
+
+
+_renderers: dict[Path, object] = {}  # one Markdown converter per process and cards folder
+
+
+def _render_chunk(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
+                  ) -> list[tuple[str, Rendered]]:
+    from deckgen.render import MarkdownRenderer, render_checked
+
+    root = cards_dir.resolve()
+    renderer = _renderers.get(root) or _renderers.setdefault(root, MarkdownRenderer(root))
+    results = []
+    for card, topic, key in jobs:
+        note, problems = render_checked(card, topic, renderer)
+        problems = problems + (card_problems(card, note) if not problems else [])
+        results.append((key, Rendered.of(card, note, problems)))
+    return results
+

@@ -35,7 +35,7 @@ def templates(tmp_path: Path, monkeypatch) -> Path:
     from deckgen import notetypes, resources
 
     folder = tmp_path / "templates"
-    shutil.copytree(Path(str(resources.TEMPLATES)), folder)
+    shutil.copytree(resources.TEMPLATES, folder)
     monkeypatch.setattr(resources, "TEMPLATES", folder)
     notetypes.note_types.cache_clear()
     yield folder

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deckgen import manifest
-from deckgen.cache import CACHE_DIR, Cache, load_cache, save_cache
+from deckgen.cache import CACHE_DIR, Cache
 from deckgen.changes import Changes, TopicChanges, compare
-from deckgen.collect import Progress, collect, quietly
 from deckgen.errors import DeckgenError, Problem, SourceErrors
-from deckgen.loader import COMBINED
-from deckgen.model import Location, Note, Topic
+from deckgen.model import COMBINED, Location, Note, Topic
 from deckgen.state import STATE_FILE, NoteStamp, State, TypeStamp, load_state, restamp, save_state
+
+# Only a build with something to do imports the loader, renderer and packager: a
+# no-change build must return in a fraction of a second.
 
 PACKAGES_FILE = "packages.json"  # in the cache folder: what each package holds
 
@@ -62,11 +63,13 @@ class BuildReport:
     rendered_now: int = 0  # cards rendered in this build (the rest came from the cache)
 
 
-def check(cards_dir: Path, cache: Cache | None = None, progress: Progress = quietly) -> Checked:
+def check(cards_dir: Path, cache: Cache | None = None, progress=None) -> Checked:
     """Load, render and lint everything; raise SourceErrors if anything is an error."""
+    from deckgen.collect import collect, quietly
+
     if not cards_dir.is_dir():
         raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
-    collected = collect(cards_dir, cache or Cache(), progress)
+    collected = collect(cards_dir, cache or Cache(), progress or quietly)
     if any(p.level == "error" for p in collected.problems):
         raise SourceErrors(collected.problems)
     if not collected.rendered:
@@ -76,7 +79,7 @@ def check(cards_dir: Path, cache: Cache | None = None, progress: Progress = quie
 
 
 def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool = False,
-         cache: Cache | None = None, progress: Progress = quietly) -> Plan:
+         cache: Cache | None = None, progress=None) -> Plan:
     from deckgen.notetypes import note_types
 
     checked = check(cards_dir, cache, progress)
@@ -86,7 +89,7 @@ def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool =
     if not accept_notetype_change:
         _guard_schemas(previous, types, state_path)
     now = int(time.time()) if now is None else now
-    notes = {note.card_id: NoteStamp(note_digest(note), 0, topic.id, text_digest(note))
+    notes = {note.card_id: NoteStamp(note.digest, 0, topic.id, note.text_digest)
              for topic, notes in checked.rendered for note in notes}
     state = State(
         notes=restamp(previous.notes, notes, now),
@@ -98,13 +101,16 @@ def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool =
 
 
 def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool = False,
-          accept_notetype_change: bool = False, progress: Progress = quietly) -> BuildReport:
+          accept_notetype_change: bool = False, progress=None) -> BuildReport:
     """Write one package per topic plus the combined one, each only if its content changed;
     write nothing at all on any error, or with `dry_run`."""
     if (report := manifest.unchanged(cards_dir, out_dir)) is not None:
         return _unchanged_report(report)
-    the_plan = plan(cards_dir, now, accept_notetype_change, load_cache(out_dir, cards_dir),
-                    progress)
+    from deckgen.cache import load_cache, save_cache
+    from deckgen.loader import source_files
+
+    cache = load_cache(out_dir, cards_dir, source_files(cards_dir))
+    the_plan = plan(cards_dir, now, accept_notetype_change, cache, progress)
     outputs = _outputs(the_plan, out_dir)
     fingerprints = {path.name: _fingerprint(decks, the_plan.state)
                     for path, decks in outputs.items()}
@@ -137,17 +143,22 @@ def _write_packages(the_plan: Plan, outputs: dict, out_dir: Path) -> None:
     from deckgen.notetypes import note_types
     from deckgen.package import write_package
 
+    from concurrent.futures import ThreadPoolExecutor
+
     note_mtimes = {key: s.mtime for key, s in the_plan.state.notes.items()}
     type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
+    types = note_types()
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[Path, Path] = {}
-    try:
-        for path, decks in outputs.items():
-            written[path] = write_package(path, decks, note_types(), type_mtimes, note_mtimes)
-    except BaseException:
+    # SQLite and zlib release the GIL: packages are written side by side.
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        futures = {path: pool.submit(write_package, path, decks, types, type_mtimes,
+                                     note_mtimes) for path, decks in outputs.items()}
+    written = {path: f.result() for path, f in futures.items() if f.exception() is None}
+    failed = [f.exception() for f in futures.values() if f.exception() is not None]
+    if failed:
         for tmp in written.values():
             tmp.unlink()
-        raise
+        raise failed[0]
     for path, tmp in written.items():
         os.replace(tmp, path)
 
@@ -166,15 +177,6 @@ def _unchanged_report(report: dict) -> BuildReport:
     warnings = [Problem(**{k: v for k, v in p.items()}) for p in report["warnings"]]
     packages = [Package(Path(path), notes, False) for path, notes in report["packages"].items()]
     return BuildReport(Changes(topics, []), warnings, packages)
-
-
-def note_digest(note: Note) -> str:
-    return _digest([note.notetype, note.fields, note.tags])
-
-
-def text_digest(note: Note) -> str:
-    """The card's own text: fields without CardId and Source, so a rename keeps it."""
-    return _digest([note.notetype, note.fields[:-2]])
 
 
 def _digest(content: list) -> str:

@@ -1,41 +1,45 @@
 """Rendered cards kept between builds, so a build renders only what changed.
 
 Entries are keyed by a hash of everything a card's HTML depends on: its source
-text, its topic's label, tags and folder, and the environment (deckgen's version,
-the Markdown, pymdown-extensions, Pygments and genanki versions, and the note type
-templates and CSS). Any upgrade or template change gives every card a new key,
+text, its topic's label, tags and folder, and the environment (deckgen's own files,
+note type templates and CSS included, and the installed Markdown, pymdown-extensions,
+Pygments and genanki). Any upgrade or template change gives every card a new key,
 so stale HTML is never served. Images a card uses are checked by size and mtime.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from dataclasses import dataclass, field, replace
-from importlib import metadata
+from importlib.util import find_spec
 from pathlib import Path
 
 from deckgen import __version__, resources
-from deckgen.atomic import write_atomically
+from deckgen.atomic import temp_beside
 from deckgen.errors import Problem
-from deckgen.model import Card, Note, Topic
+from deckgen.model import Card, Compact, Note, Topic
 
 CACHE_DIR = ".deckgen-cache"
 RENDER_VERSION = 1  # bump when rendering changes in a way the versions below miss
-LIBRARIES = ("markdown", "pymdown-extensions", "pygments", "genanki")
+LIBRARIES = ("markdown", "pymdownx", "pygments", "genanki")
 
 
 def environment() -> str:
-    """One hash of everything outside the sources that shapes the output."""
-    digest = hashlib.sha256()
-    digest.update(repr((__version__, RENDER_VERSION, library_versions())).encode())
-    for template in sorted(resources.TEMPLATES.iterdir(), key=lambda t: t.name):
-        digest.update(template.name.encode() + template.read_bytes())
-    return digest.hexdigest()[:20]
+    """One hash of everything outside the sources that shapes the output.
 
-
-def library_versions() -> tuple[str, ...]:
-    return tuple(metadata.version(name) for name in LIBRARIES)
+    Files are compared by path, size and mtime: an upgrade rewrites them. This costs
+    a few stat calls, where importing the libraries to ask their versions would cost
+    more than a whole no-change build may take.
+    """
+    ours = Path(__file__).parent
+    files = [*sorted(ours.glob("*.py")), *sorted(resources.TEMPLATES.iterdir())]
+    for library in LIBRARIES:
+        spec = find_spec(library)
+        files.append(Path(spec.origin) if spec and spec.origin else Path(library))
+    content = (__version__, RENDER_VERSION, [_stat(f) for f in files])
+    return hashlib.sha256(repr(content).encode()).hexdigest()[:20]
 
 
 def card_key(card: Card, topic: Topic, env: str) -> str:
@@ -47,7 +51,7 @@ def card_key(card: Card, topic: Topic, env: str) -> str:
 
 
 @dataclass(frozen=True)
-class Rendered:
+class Rendered(Compact):
     """A rendered card; problem lines are relative to the card's first line."""
 
     note: Note
@@ -68,37 +72,70 @@ class Rendered:
 
 
 @dataclass(frozen=True)
-class SourceFile:
+class SourceFile(Compact):
     """A parsed source file, reused while its bytes are unchanged."""
 
     stat: tuple[int, int]  # (size, mtime_ns)
     digest: str
     topic: Topic | None
     problems: tuple[Problem, ...]
+    keys: tuple[str, ...]  # card_key of each card, in order
 
 
 @dataclass
 class Cache:
     sources: dict[str, SourceFile] = field(default_factory=dict)
     cards: dict[str, Rendered] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)  # sources whose shard must be saved
 
 
-def load_cache(out_dir: Path, cards_dir: Path) -> Cache:
-    """The cache of the last build into `out_dir`; empty if missing or from elsewhere."""
-    try:
-        with open(out_dir / CACHE_DIR / "cards.pickle", "rb") as f:
-            header, cached = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError,
-            ImportError, TypeError):
-        return Cache()
-    return cached if header == (environment(), str(cards_dir)) else Cache()
+def load_cache(out_dir: Path, cards_dir: Path, sources: list[Path]) -> Cache:
+    """What the last build into `out_dir` left for these sources (one shard a source, so
+    an edit rewrites one shard); empty where missing or made elsewhere or by other code."""
+    cached = Cache()
+    header = (environment(), str(cards_dir))
+    for source in sources:
+        try:
+            with open(_shard(out_dir, source), "rb") as f:
+                shard_header, entry, cards = pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError,
+                ImportError, TypeError):
+            continue
+        if shard_header == header:
+            cached.sources[str(source)] = entry
+            cached.cards.update(cards)
+    return cached
 
 
 def save_cache(out_dir: Path, cards_dir: Path, cached: Cache) -> None:
-    folder = out_dir / CACHE_DIR
+    folder = out_dir / CACHE_DIR / "cards"
     folder.mkdir(parents=True, exist_ok=True)
-    data = pickle.dumps(((environment(), str(cards_dir)), cached), pickle.HIGHEST_PROTOCOL)
-    write_atomically(folder / "cards.pickle", data)
+    header = (environment(), str(cards_dir))
+    shards = set()
+    for source, entry in cached.sources.items():
+        target = _shard(out_dir, Path(source))
+        shards.add(target)
+        if source in cached.changed or not target.exists():
+            cards = {key: cached.cards[key] for key in entry.keys}
+            _dump(target, (header, entry, cards))
+    for stale in set(folder.glob("*.pickle")) - shards:
+        stale.unlink()
+
+
+def _shard(out_dir: Path, source: Path) -> Path:
+    name = hashlib.sha256(str(source).encode()).hexdigest()[:16]
+    return out_dir / CACHE_DIR / "cards" / f"{name}.pickle"
+
+
+def _dump(target: Path, data: object) -> None:
+    tmp = temp_beside(target)
+    try:
+        with open(tmp, "wb") as f:  # streamed: no second copy in memory
+            pickle.dump(data, f, pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _stat(path: Path) -> tuple[str, int, int]:

@@ -6,7 +6,6 @@ import hashlib
 import os
 from collections.abc import Callable
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,17 +38,19 @@ class Collected:
 
 def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collected:
     new = Cache()
-    topics, problems = [], []
+    topics, problems, keys = [], [], {}
+    env = environment()
     for path in source_files(cards_dir):
-        source = _read(cards_dir, path, old)
+        source = _read(cards_dir, path, old, env)
         new.sources[str(path)] = source
+        if source is not old.sources.get(str(path)):
+            new.changed.add(str(path))
         problems += source.problems
         if source.topic is not None:
             topics.append(source.topic)
+            keys.update(zip(map(id, source.topic.cards), source.keys))
     problems += cross_file_problems(topics)
 
-    env = environment()
-    keys = {id(card): card_key(card, topic, env) for topic in topics for card in topic.cards}
     todo: list[tuple[Card, Topic, str]] = []
     for topic in topics:
         alone = replace(topic, cards=())  # what workers need of the topic
@@ -59,6 +60,7 @@ def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collec
                 new.cards[keys[id(card)]] = hit
             else:
                 todo.append((card, alone, keys[id(card)]))
+                new.changed.add(str(topic.source))
     with progress(len(todo)) as advance:
         for key, result in _render_all(cards_dir, todo, advance):
             new.cards[key] = result
@@ -74,7 +76,8 @@ def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collec
     return Collected(rendered, sorted(problems), new, len(todo))
 
 
-def _read(cards_dir: Path, path: Path, old: Cache) -> SourceFile:
+def _read(cards_dir: Path, path: Path, old: Cache, env: str) -> SourceFile:
+    """The parsed file, from the cache while its bytes are unchanged."""
     st = path.stat()
     stat = (st.st_size, st.st_mtime_ns)
     cached = old.sources.get(str(path))
@@ -82,9 +85,10 @@ def _read(cards_dir: Path, path: Path, old: Cache) -> SourceFile:
         return cached
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if cached is not None and cached.digest == digest:
-        return SourceFile(stat, digest, cached.topic, cached.problems)
+        return replace(cached, stat=stat)
     topic, problems = read_topic(cards_dir, path)
-    return SourceFile(stat, digest, topic, tuple(problems))
+    keys = tuple(card_key(card, topic, env) for card in topic.cards) if topic else ()
+    return SourceFile(stat, digest, topic, tuple(problems), keys)
 
 
 def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
@@ -97,6 +101,8 @@ def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
             advance(len(done))
             yield from done
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(workers) as pool:
         for done in pool.map(_render_chunk, [cards_dir] * len(chunks), chunks):
             advance(len(done))

@@ -10,6 +10,7 @@ import click
 
 @dataclass(frozen=True, order=True)
 class Problem:
+    # Not deckgen.model.Compact: errors stands below every other module.
     path: str
     line: int
     message: str
@@ -18,6 +19,9 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.level}: {self.message}"
+
+    def __reduce__(self):
+        return Problem, (self.path, self.line, self.message, self.level, self.code)
 
     def as_dict(self) -> dict:
         return {"path": self.path, "line": self.line, "level": self.level, "code": self.code,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -116,18 +115,11 @@ def _unescaped_in(source: str, rest: str) -> bool:
 def _duplicate_front(card: Card, note: Note, fronts: dict[str, Card]) -> Iterable[Problem]:
     if card.is_cloze:
         return
-    key = _normalized(note.fields[0])
-    first = fronts.setdefault(key, card)
+    first = fronts.setdefault(note.question_key, card)
     if first is not card:
         yield _problem(card, "duplicate-front",
                        f"card '{card.id}': same question as card '{first.id}'"
                        f" ({first.where.path}:{first.where.line})")
-
-
-def _normalized(field: str) -> str:
-    """The text a reader sees, without case, spacing or punctuation."""
-    text = html.unescape(TAG.sub("", field)).casefold()
-    return "".join(c for c in text if unicodedata.category(c)[0] in "LN")
 
 
 def _unused_images(cards_dir: Path, media: Iterable[Media]) -> list[Problem]:

@@ -14,14 +14,13 @@ import yaml
 
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
-from deckgen.model import Card, Location, Text, Topic
+from deckgen.model import COMBINED, Card, Location, Text, Topic
 
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 TOPIC_KEYS = ("deck", "id", "tags", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
-COMBINED = "all"  # file stem of the combined package; no topic may take it
 
 
 def source_files(cards_dir: Path) -> list[Path]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deckgen.atomic import write_atomically
 from deckgen import cache
 
 MANIFEST = "manifest.json"
@@ -33,6 +32,8 @@ def unchanged(cards_dir: Path, out_dir: Path) -> dict | None:
 
 
 def save(cards_dir: Path, out_dir: Path, packages: list[Path], report: dict) -> None:
+    from deckgen.atomic import write_atomically
+
     data = {"snapshot": snapshot(cards_dir, out_dir, packages), "report": report}
     write_atomically(out_dir / cache.CACHE_DIR / MANIFEST, json.dumps(data, ensure_ascii=False).encode())
 

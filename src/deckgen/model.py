@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import html
+import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+COMBINED = "all"  # file stem of the package holding every topic; no topic may take it
+
+
+class Compact:
+    """Pickles as its class and field values: the build cache loads several times faster
+    than with the default pickling of dataclasses."""
+
+    def __reduce__(self):
+        return self.__class__, tuple(getattr(self, name) for name in self.__dataclass_fields__)
+
 
 @dataclass(frozen=True)
-class Location:
+class Location(Compact):
     path: str  # as shown to the user, e.g. "cards/basics.yaml"
     line: int
 
@@ -16,7 +31,7 @@ class Location:
 
 
 @dataclass(frozen=True)
-class Text:
+class Text(Compact):
     """A Markdown field with the line where its text starts."""
 
     source: str
@@ -24,7 +39,7 @@ class Text:
 
 
 @dataclass(frozen=True)
-class Card:
+class Card(Compact):
     id: str
     where: Location
     front: Text | None = None
@@ -40,7 +55,7 @@ class Card:
 
 
 @dataclass(frozen=True)
-class Topic:
+class Topic(Compact):
     id: str
     deck: str
     source: Path  # the YAML file
@@ -50,7 +65,7 @@ class Topic:
 
 
 @dataclass(frozen=True)
-class Note:
+class Note(Compact):
     """A card rendered to the fields of its note type."""
 
     guid: str
@@ -59,9 +74,31 @@ class Note:
     fields: tuple[str, ...]
     tags: tuple[str, ...]
     media: tuple[Media, ...] = field(default=())
+    # Derived from the above where the note is rendered, then kept with it in the cache:
+    digest: str = ""  # everything Anki stores for the note: a change means a new mtime
+    text_digest: str = ""  # the card's own text, without CardId and Source: kept on rename
+    question_key: str = ""  # the question as read, without case, spacing or punctuation
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            text = html.unescape(TAG.sub("", self.fields[0])).casefold()
+            derived = {
+                "digest": _digest([self.notetype, self.fields, self.tags]),
+                "text_digest": _digest([self.notetype, self.fields[:-2]]),
+                "question_key": "".join(c for c in text if unicodedata.category(c)[0] in "LN"),
+            }
+            for name, value in derived.items():
+                object.__setattr__(self, name, value)
+
+
+TAG = re.compile(r"<[^>]+>")
+
+
+def _digest(content: list) -> str:
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
-class Media:
+class Media(Compact):
     name: str  # the unique name inside the package and Anki's media folder
     path: Path

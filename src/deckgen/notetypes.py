@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-from pygments.formatters import HtmlFormatter
+from pygments.formatters.html import HtmlFormatter  # not pygments.formatters: no plugin scan
 
 from deckgen import resources
 from deckgen.ids import NOTETYPE_IDS

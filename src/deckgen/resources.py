@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
+from pathlib import Path
 
-TEMPLATES = files("deckgen").joinpath("templates")
+TEMPLATES = Path(__file__).parent / "templates"

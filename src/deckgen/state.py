@@ -80,7 +80,9 @@ def dump_state(state: State) -> str:
     """Sorted, one entry a line: small, readable diffs when cards change."""
 
     def section(stamps: dict) -> str:
-        rows = [f"    {json.dumps(key)}: {json.dumps(list(vars(s).values()), ensure_ascii=False)}"
+        # Keys are slugs and values hex digests, slugs and integers: nothing to escape.
+        rows = [f'    "{key}": [' + ", ".join(
+                    str(v) if isinstance(v, int) else f'"{v}"' for v in vars(s).values()) + "]"
                 for key, s in sorted(stamps.items())]
         return "{\n" + ",\n".join(rows) + "\n  }" if rows else "{}"
 

@@ -1,0 +1,100 @@
+"""Benchmark: deckgen builds of a synthetic bank against the obvious pipeline.
+
+Usage: python tests/benchmarks/bench_build.py [--cards 1000,10000] [--runs 3]
+
+For each size it prints medians over --runs runs, each in a fresh process: the cold
+build (empty cache), the rebuild with no change, the rebuild after one card is edited,
+peak RSS, package sizes, and the obvious pipeline (obvious.py) on the same cards with
+the ratio. `python -c pass` is timed too: the floor any command pays on this machine.
+Not a test: timings depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from synthetic import write_bank
+
+HERE = Path(__file__).parent
+PYTHON = sys.executable
+
+
+def run(*args: str | Path, cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MiB, largest process of the tree) of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(a) for a in args], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"{args} failed: {proc.stderr.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss // 1024
+
+
+def edit_one_card(cards: Path, n: int) -> None:
+    topic = cards / "topic-3.yaml"
+    text = topic.read_text(encoding="utf-8")
+    topic.write_text(text.replace("    front: |\n", f"    front: |\n      edit {n}\n", 1),
+                     encoding="utf-8")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def bench(size: int, runs: int, root: Path) -> dict:
+    cards = write_bank(root / f"bank-{size}", size)
+    deckgen = [PYTHON, "-m", "deckgen", "build", "--cards", cards, "--out"]
+    cold, cold_rss, nochange, nochange_rss, edit, edit_rss, obvious, obvious_rss = ([] for _ in range(8))
+    for n in range(runs):
+        out = root / f"out-{size}-{n}"
+        (cards / "deckgen-state.json").unlink(missing_ok=True)
+        t, rss = run(*deckgen, out, cwd=root)
+        cold.append(t), cold_rss.append(rss)
+        for _ in range(3):
+            t, rss = run(*deckgen, out, cwd=root)
+            nochange.append(t), nochange_rss.append(rss)
+        edit_one_card(cards, n)
+        t, rss = run(*deckgen, out, cwd=root)
+        edit.append(t), edit_rss.append(rss)
+        t, rss = run(PYTHON, HERE / "obvious.py", cards, root / f"obvious-{size}-{n}", cwd=root)
+        obvious.append(t), obvious_rss.append(rss)
+    sizes = {p.name: p.stat().st_size for p in out.glob("*.apkg")}
+    obvious_all = (root / f"obvious-{size}-0" / "all.apkg").stat().st_size
+    return {"cold": median(cold), "nochange": median(nochange), "edit": median(edit),
+            "obvious": median(obvious), "rss": max(cold_rss + nochange_rss + edit_rss),
+            "obvious_rss": max(obvious_rss), "all_mb": sizes["all.apkg"] / 2**20,
+            "topics_mb": sum(v for k, v in sizes.items() if k != "all.apkg") / 2**20,
+            "obvious_all_mb": obvious_all / 2**20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", default="1000,10000", help="bank sizes, comma-separated")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    floor = median([run(PYTHON, "-c", "pass", cwd=Path.cwd())[0] for _ in range(5)])
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python"
+          f" {platform.python_version()}; `python -c pass` {floor:.3f} s;"
+          f" medians of {args.runs} runs")
+    print(f"{'cards':>6} {'cold s':>7} {'obvious s':>9} {'ratio':>6} {'no-change s':>11}"
+          f" {'one edit s':>10} {'peak MiB':>8} {'obvious MiB':>11} {'all.apkg MiB':>12}"
+          f" {'obvious all MiB':>15}")
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in (int(s) for s in args.cards.split(",")):
+            r = bench(size, args.runs, Path(scratch))
+            print(f"{size:>6} {r['cold']:>7.2f} {r['obvious']:>9.2f} {r['cold'] / r['obvious']:>6.2f}"
+                  f" {r['nochange']:>11.3f} {r['edit']:>10.3f} {r['rss']:>8} {r['obvious_rss']:>11}"
+                  f" {r['all_mb']:>12.1f} {r['obvious_all_mb']:>15.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

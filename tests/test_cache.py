@@ -1,0 +1,120 @@
+"""The render cache: reused when nothing that shapes a card changed, never stale."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from deckgen import cache, notetypes
+from deckgen.build import build
+
+sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+from synthetic import write_bank  # noqa: E402
+
+
+def collection_bytes(package: Path) -> bytes:
+    with zipfile.ZipFile(package) as zf:
+        return zf.read("collection.anki2")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+
+
+def test_only_edited_cards_are_rendered_again(cards, tmp_path):
+    out = tmp_path / "build"
+    assert build(cards, out).rendered_now == 5
+    edit(cards / "attention.yaml", "梯度", "导数")
+    report = build(cards, out)
+    assert report.rendered_now == 1
+    assert [p.path.name for p in report.packages if p.written] == ["attention.apkg", "all.apkg"]
+
+
+def test_nothing_changed_means_nothing_rendered_or_written(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    report = build(cards, out)
+    assert report.rendered_now == 0 and not any(p.written for p in report.packages)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_template_or_css_change_renders_everything_again(cards, tmp_path, templates):
+    out = tmp_path / "build"
+    build(cards, out)
+    (templates / "card.css").write_text("/* new */\n" + (templates / "card.css").read_text())
+    notetypes.note_types.cache_clear()
+    report = build(cards, out)
+    assert report.rendered_now == 5
+    assert all(p.written for p in report.packages)
+
+
+def test_renderer_upgrade_never_serves_stale_html(cards, tmp_path, monkeypatch):
+    from deckgen.render import MarkdownRenderer
+
+    # A stand-in library: its file is rewritten on "upgrade", as pip does.
+    library = tmp_path / "lib" / "fake_markdown.py"
+    library.parent.mkdir()
+    library.write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(library.parent))
+    monkeypatch.setattr(cache, "LIBRARIES", (*cache.LIBRARIES, "fake_markdown"))
+    out = tmp_path / "build"
+    build(cards, out)
+
+    original = MarkdownRenderer.html
+    monkeypatch.setattr(MarkdownRenderer, "html", lambda self, text, base: (
+        original(self, text, base)[0] + "<!-- v2 -->", original(self, text, base)[1]))
+    library.write_text("VERSION = 2  # upgraded\n")
+    report = build(cards, out)
+    assert report.rendered_now == 5
+    assert b"<!-- v2 -->" in collection_bytes(out / "all.apkg")
+
+
+def test_edited_image_is_picked_up_though_its_card_is_not(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    old_names = zipfile.ZipFile(out / "figures.apkg").read("media")
+    (cards / "img" / "a" / "figure.png").write_bytes(
+        (cards / "img" / "b" / "figure.png").read_bytes() + b"\0")
+    report = build(cards, out)
+    assert report.rendered_now == 1
+    assert zipfile.ZipFile(out / "figures.apkg").read("media") != old_names
+
+
+def test_corrupt_cache_is_ignored(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    for shard in (out / cache.CACHE_DIR / "cards").glob("*.pickle"):
+        shard.write_bytes(b"not a pickle")
+    edit(cards / "attention.yaml", "梯度", "导数")
+    assert build(cards, out).rendered_now == 5
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    cards = write_bank(tmp_path / "bank", 300)
+    command = [sys.executable, "-m", "deckgen", "build", "--cards", str(cards), "--out"]
+    piped = subprocess.run([*command, str(tmp_path / "piped")], capture_output=True, text=True,
+                           check=True)
+    assert "rendering" not in piped.stdout + piped.stderr
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([*command, str(tmp_path / "tty")], stdout=follower,
+                               stderr=follower)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait() == 0
+    assert b"rendering 300 cards" in output
+    assert re.search(rb"total:\s+300 unchanged", output)  # the piped build stamped them

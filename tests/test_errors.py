@@ -196,16 +196,10 @@ def test_interrupted_build_leaves_no_partial_package(cards, tmp_path, monkeypatc
     (cards / "attention.yaml").write_text(
         (cards / "attention.yaml").read_text(encoding="utf-8").replace("梯度", "导数"),
         encoding="utf-8")
-    real_write = package.write_package
-    calls = []
+    def failing_write(*args):
+        raise OSError("disk full")  # after the topic's package was written
 
-    def failing_write(path, *args):
-        calls.append(path)
-        if len(calls) == 2:
-            raise OSError("disk full")
-        return real_write(path, *args)
-
-    monkeypatch.setattr(package, "write_package", failing_write)
+    monkeypatch.setattr(package, "write_combined", failing_write)
     with pytest.raises(OSError, match="disk full"):
         build_module.build(cards, out)
     assert snapshot(out, cards) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,65 +112,95 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
 
     cache = load_cache(out_dir, cards_dir, source_files(cards_dir))
     the_plan = plan(cards_dir, now, accept_notetype_change, cache, progress)
-    outputs = _outputs(the_plan, out_dir)
-    fingerprints = {path.name: _fingerprint(decks, the_plan.state)
-                    for path, decks in outputs.items()}
+    topics = [topic for topic, _ in the_plan.checked.rendered]
+    fingerprints = {f"{t.id}.apkg": _fingerprint([(t, n)], the_plan.state)
+                    for t, n in the_plan.checked.rendered}
+    fingerprints[f"{COMBINED}.apkg"] = _fingerprint(the_plan.checked.rendered, the_plan.state)
     shipped = _load_json(out_dir / CACHE_DIR / PACKAGES_FILE)
-    stale = [path for path in outputs
-             if shipped.get(path.name) != fingerprints[path.name] or not path.exists()]
+    databases = out_dir / CACHE_DIR / "databases"
+
+    def current(name: str, *paths: Path) -> bool:
+        return shipped.get(name) == fingerprints[name] and all(p.exists() for p in paths)
+
+    stale_topics = [t for t in topics if not current(f"{t.id}.apkg", out_dir / f"{t.id}.apkg",
+                                                     databases / f"{t.id}.anki2")]
+    stale_combined = stale_topics or not current(f"{COMBINED}.apkg", out_dir / f"{COMBINED}.apkg")
     if not dry_run:
-        _write_packages(the_plan, {path: outputs[path] for path in stale}, out_dir)
+        if stale_topics or stale_combined:
+            _write_packages(the_plan, stale_topics, stale_combined, out_dir, databases)
         _save_json(out_dir / CACHE_DIR / PACKAGES_FILE, fingerprints)
-        save_cache(out_dir, cards_dir, the_plan.checked.cache)
+        save_cache(the_plan.checked.cache)
         save_state(cards_dir / STATE_FILE, the_plan.state)
-        manifest.save(cards_dir, out_dir, list(outputs), _report_to_repeat(the_plan, outputs))
-    packages = [Package(path, sum(len(d.notes) for d in decks), path in stale)
-                for path, decks in outputs.items()]
+        manifest.save(cards_dir, out_dir, _package_paths(topics, out_dir),
+                      _report_to_repeat(the_plan, out_dir))
+    written = {t.id for t in stale_topics} | ({COMBINED} if stale_combined else set())
+    packages = [Package(path, notes, path.stem in written)
+                for path, notes in _package_notes(the_plan, out_dir).items()]
     return BuildReport(the_plan.changes, the_plan.checked.warnings, packages,
                        the_plan.checked.where, the_plan.checked.rendered_now)
 
 
-def _outputs(the_plan: Plan, out_dir: Path) -> dict:
-    from deckgen.package import DeckContent
-
-    decks = [DeckContent(topic, tuple(notes)) for topic, notes in the_plan.checked.rendered]
-    outputs = {out_dir / f"{d.topic.id}.apkg": [d] for d in decks}
-    outputs[out_dir / f"{COMBINED}.apkg"] = decks
-    return outputs
+def _package_paths(topics: list[Topic], out_dir: Path) -> list[Path]:
+    return [*(out_dir / f"{t.id}.apkg" for t in topics), out_dir / f"{COMBINED}.apkg"]
 
 
-def _write_packages(the_plan: Plan, outputs: dict, out_dir: Path) -> None:
-    """Write every package to a temporary file, then move them all into place."""
+def _package_notes(the_plan: Plan, out_dir: Path) -> dict[Path, int]:
+    counts = {out_dir / f"{t.id}.apkg": len(n) for t, n in the_plan.checked.rendered}
+    counts[out_dir / f"{COMBINED}.apkg"] = sum(counts.values())
+    return counts
+
+
+def _write_packages(the_plan: Plan, stale_topics: list[Topic], combined: bool,
+                    out_dir: Path, databases: Path) -> None:
+    """Write the stale packages to temporary files, then move them all into place.
+
+    A topic's package is written from its notes, its collection database kept beside; the
+    combined package is assembled from those databases, so unchanged topics' rendered text
+    is never loaded."""
     from deckgen.notetypes import note_types
-    from deckgen.package import write_package
-
-    from concurrent.futures import ThreadPoolExecutor
+    from deckgen.package import DeckContent, write_combined, write_topic
 
     note_mtimes = {key: s.mtime for key, s in the_plan.state.notes.items()}
     type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
     types = note_types()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # SQLite and zlib release the GIL: packages are written side by side.
-    with ThreadPoolExecutor(os.cpu_count()) as pool:
-        futures = {path: pool.submit(write_package, path, decks, types, type_mtimes,
-                                     note_mtimes) for path, decks in outputs.items()}
-    written = {path: f.result() for path, f in futures.items() if f.exception() is None}
-    failed = [f.exception() for f in futures.values() if f.exception() is not None]
-    if failed:
-        for tmp in written.values():
-            tmp.unlink()
-        raise failed[0]
-    for path, tmp in written.items():
-        os.replace(tmp, path)
+    cache = the_plan.checked.cache
+    databases.mkdir(parents=True, exist_ok=True)
+    moves: list[tuple[Path, Path]] = []  # (temporary file, final path)
+    try:
+        current = {}
+        for topic in stale_topics:
+            cache.fill(str(topic.source))
+            keys = cache.sources[str(topic.source)].keys
+            if not all(key in cache.cards for key in keys):
+                shutil.rmtree(out_dir / CACHE_DIR, ignore_errors=True)
+                raise DeckgenError(f"{out_dir / CACHE_DIR}: the build cache was damaged and is"
+                                   " now removed; run the build again")
+            content = DeckContent(topic, tuple(cache.cards[key].note for key in keys))
+            final_db = databases / f"{topic.id}.anki2"
+            package, database = write_topic(out_dir / f"{topic.id}.apkg", final_db, content,
+                                            types, type_mtimes, note_mtimes)
+            moves += [(package, out_dir / f"{topic.id}.apkg"), (database, final_db)]
+            current[topic.id] = database
+        if combined:
+            decks = [DeckContent(t, tuple(n)) for t, n in the_plan.checked.rendered]
+            topic_dbs = [current.get(d.topic.id, databases / f"{d.topic.id}.anki2")
+                         for d in decks]
+            path = out_dir / f"{COMBINED}.apkg"
+            moves.append((write_combined(path, topic_dbs, decks, types, type_mtimes), path))
+    except BaseException:
+        for tmp, _ in moves:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in moves:
+        os.replace(tmp, final)
 
 
-def _report_to_repeat(the_plan: Plan, outputs: dict) -> dict:
+def _report_to_repeat(the_plan: Plan, out_dir: Path) -> dict:
     """What a later build with nothing to do reports: every card unchanged."""
     return {"topics": {topic.id: [c.id for c in topic.cards]
                        for topic, _ in the_plan.checked.rendered},
             "warnings": [p.as_dict() for p in the_plan.checked.warnings],
-            "packages": {str(path): sum(len(d.notes) for d in decks)
-                         for path, decks in outputs.items()}}
+            "packages": {str(path): n for path, n in _package_notes(the_plan, out_dir).items()}}
 
 
 def _unchanged_report(report: dict) -> BuildReport:
@@ -195,11 +226,11 @@ def _guard_schemas(previous: State, types: dict, state_path: Path) -> None:
             " edits stop arriving. If that is intended, build with --accept-notetype-change"))])
 
 
-def _fingerprint(decks, state: State) -> str:
+def _fingerprint(rendered: list[tuple[Topic, list[Note]]], state: State) -> str:
     content = [
-        [[d.topic.id, d.topic.deck, [[n.card_id, state.notes[n.card_id].digest,
-                                     state.notes[n.card_id].mtime] for n in d.notes]]
-         for d in decks],
+        [[topic.id, topic.deck, [[n.card_id, state.notes[n.card_id].digest,
+                                  state.notes[n.card_id].mtime] for n in notes]]
+         for topic, notes in rendered],
         sorted((k, s.digest, s.mtime) for k, s in state.notetypes.items()),
     ]
     return _digest(content)

@@ -84,47 +84,83 @@ class SourceFile(Compact):
 
 @dataclass
 class Cache:
+    """Rendered cards by key. Their HTML fields are loaded only for the sources that need
+    them (an edited file, a package to rewrite): elsewhere notes are stubs with fields ()."""
+
     sources: dict[str, SourceFile] = field(default_factory=dict)
     cards: dict[str, Rendered] = field(default_factory=dict)
-    changed: set[str] = field(default_factory=set)  # sources whose shard must be saved
+    changed: set[str] = field(default_factory=set)  # sources whose shards must be saved
+    folder: Path | None = None  # where the shards are
+    header: tuple = ()
+
+    def fill(self, source: str) -> None:
+        """Give the cards of `source` their rendered fields, from its shard."""
+        entry = self.sources.get(source)
+        if entry is None or self.folder is None:
+            return
+        stubs = [key for key in entry.keys if key in self.cards and not self.cards[key].note.fields]
+        if not stubs:
+            return
+        fields = _load(_shard(self.folder, Path(source), "html"), self.header) or {}
+        for key in stubs:
+            if key in fields:
+                rendered = self.cards[key]
+                self.cards[key] = replace(rendered, note=replace(rendered.note, fields=fields[key]))
+            else:
+                del self.cards[key]  # no text to be had: render it again
+
+    def successor(self) -> Cache:
+        """An empty cache for the next build, able to fill from the same shards."""
+        return Cache(folder=self.folder, header=self.header)
 
 
 def load_cache(out_dir: Path, cards_dir: Path, sources: list[Path]) -> Cache:
-    """What the last build into `out_dir` left for these sources (one shard a source, so
-    an edit rewrites one shard); empty where missing or made elsewhere or by other code."""
-    cached = Cache()
+    """What the last build into `out_dir` left for these sources (a shard a source, so an
+    edit rewrites one); nothing where missing, or made for other cards or by other code."""
     header = (environment(), str(cards_dir))
+    cached = Cache(folder=out_dir / CACHE_DIR / "cards", header=header)
     for source in sources:
-        try:
-            with open(_shard(out_dir, source), "rb") as f:
-                shard_header, entry, cards = pickle.load(f)
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError,
-                ImportError, TypeError):
+        if not _shard(cached.folder, source, "html").exists():
             continue
-        if shard_header == header:
+        loaded = _load(_shard(cached.folder, source, "meta"), header)
+        if loaded is not None:
+            entry, cards = loaded
             cached.sources[str(source)] = entry
             cached.cards.update(cards)
     return cached
 
 
-def save_cache(out_dir: Path, cards_dir: Path, cached: Cache) -> None:
-    folder = out_dir / CACHE_DIR / "cards"
-    folder.mkdir(parents=True, exist_ok=True)
-    header = (environment(), str(cards_dir))
+def save_cache(cached: Cache) -> None:
+    """Save the shards of changed sources (each card's note must have its fields)."""
+    assert cached.folder is not None
+    cached.folder.mkdir(parents=True, exist_ok=True)
     shards = set()
     for source, entry in cached.sources.items():
-        target = _shard(out_dir, Path(source))
-        shards.add(target)
-        if source in cached.changed or not target.exists():
+        meta, html = _shard(cached.folder, Path(source), "meta"), _shard(cached.folder,
+                                                                          Path(source), "html")
+        shards |= {meta, html}
+        if source in cached.changed or not meta.exists() or not html.exists():
             cards = {key: cached.cards[key] for key in entry.keys}
-            _dump(target, (header, entry, cards))
-    for stale in set(folder.glob("*.pickle")) - shards:
+            _dump(html, (cached.header, {k: r.note.fields for k, r in cards.items()}))
+            _dump(meta, (cached.header, (entry, {k: replace(r, note=replace(r.note, fields=()))
+                                                 for k, r in cards.items()})))
+    for stale in set(cached.folder.glob("*.pickle")) - shards:
         stale.unlink()
 
 
-def _shard(out_dir: Path, source: Path) -> Path:
+def _shard(folder: Path, source: Path, part: str) -> Path:
     name = hashlib.sha256(str(source).encode()).hexdigest()[:16]
-    return out_dir / CACHE_DIR / "cards" / f"{name}.pickle"
+    return folder / f"{name}.{part}.pickle"
+
+
+def _load(path: Path, header: tuple):
+    try:
+        with open(path, "rb") as f:
+            shard_header, data = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError,
+            ImportError, TypeError):
+        return None
+    return data if shard_header == header else None
 
 
 def _dump(target: Path, data: object) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +36,7 @@ class Collected:
 
 
 def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collected:
-    new = Cache()
+    new = old.successor()
     topics, problems, keys = [], [], {}
     env = environment()
     for path in source_files(cards_dir):
@@ -45,6 +44,7 @@ def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collec
         new.sources[str(path)] = source
         if source is not old.sources.get(str(path)):
             new.changed.add(str(path))
+            old.fill(str(path))  # its unchanged cards will be saved again, text and all
         problems += source.problems
         if source.topic is not None:
             topics.append(source.topic)
@@ -54,13 +54,17 @@ def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collec
     todo: list[tuple[Card, Topic, str]] = []
     for topic in topics:
         alone = replace(topic, cards=())  # what workers need of the topic
+        hits = {key: old.cards.get(key) for key in map(keys.get, map(id, topic.cards))}
+        if not all(hit is not None and hit.still_valid() for hit in hits.values()):
+            new.changed.add(str(topic.source))
+            old.fill(str(topic.source))
+            hits = {key: old.cards.get(key) for key in hits}
         for card in topic.cards:
-            hit = old.cards.get(keys[id(card)])
+            hit = hits[keys[id(card)]]
             if hit is not None and hit.still_valid():
                 new.cards[keys[id(card)]] = hit
             else:
                 todo.append((card, alone, keys[id(card)]))
-                new.changed.add(str(topic.source))
     with progress(len(todo)) as advance:
         for key, result in _render_all(cards_dir, todo, advance):
             new.cards[key] = result

@@ -1,5 +1,6 @@
 """Write .apkg files: genanki's collection schema, note types and decks, with the notes
-and cards inserted in bulk and each note stamped with its own mtime."""
+and cards inserted in bulk and each note stamped with its own mtime. Each topic's
+collection database is kept, and the combined package is assembled from them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import re
 import sqlite3
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,67 +49,132 @@ class _StampedModel(genanki.Model):
         return super().to_json(self.mtime, deck_id)
 
 
-def write_package(path: Path, decks: Iterable[DeckContent], notetypes: dict[str, NoteType],
-                  notetype_mtimes: dict[str, int], note_mtimes: dict[str, int]) -> Path:
-    """Write the package to a temporary file beside `path` and return it.
+def write_topic(path: Path, database: Path, content: DeckContent,
+                notetypes: dict[str, NoteType], notetype_mtimes: dict[str, int],
+                note_mtimes: dict[str, int]) -> tuple[Path, Path]:
+    """Write a topic's package and its collection database (kept, so the combined package
+    can be assembled from them) to temporary files beside `path` and `database`.
 
-    The caller moves it into place once every package of the build is written,
-    so a failure never leaves a half-written or mixed set of outputs.
+    The caller moves them into place once every package of the build is written, so a
+    failure never leaves a half-written or mixed set of outputs.
     """
-    decks = list(decks)
-    models = {key: _StampedModel(nt, notetype_mtimes[key]) for key, nt in notetypes.items()}
-    media = sorted({m.name: m for d in decks for n in d.notes for m in n.media}.values(),
-                   key=lambda m: m.name)
-    tmp, database = temp_beside(path), temp_beside(path.with_suffix(".anki2"))
+    models = _models(notetypes, notetype_mtimes)
+    database_tmp = temp_beside(database)
     try:
-        _write_collection(database, decks, models, note_mtimes)
-        _write_zip(tmp, database, media)
+        with _open(database_tmp) as conn:
+            _add_decks(conn, [content], models)
+            _add_notes(conn, content, models, note_mtimes, itertools.count(_now_ms()))
+        return _zip(path, database_tmp, _media([content])), database_tmp
     except BaseException:
-        tmp.unlink()
+        database_tmp.unlink(missing_ok=True)
         raise
+
+
+def write_combined(path: Path, databases: list[Path], decks: list[DeckContent],
+                   notetypes: dict[str, NoteType], notetype_mtimes: dict[str, int]) -> Path:
+    """Write the package of every topic, copying notes and cards from the topics'
+    databases in SQL: no topic's rendered text needs to be in memory."""
+    database = temp_beside(path.with_suffix(".anki2"))
+    try:
+        with _open(database) as conn:
+            _add_decks(conn, decks, _models(notetypes, notetype_mtimes))
+            next_id = _now_ms()
+            for topic_database in databases:
+                next_id = _copy_rows(conn, topic_database, next_id)
+        return _zip(path, database, _media(decks))
     finally:
         database.unlink()
-    return tmp
 
 
-def _write_collection(database: Path, decks: list[DeckContent],
-                      models: dict[str, _StampedModel], note_mtimes: dict[str, int]) -> None:
-    """The package's SQLite collection. A scratch file: no journal, no fsync."""
+def _models(notetypes: dict[str, NoteType], mtimes: dict[str, int]) -> dict:
+    return {key: _StampedModel(nt, mtimes[key]) for key, nt in notetypes.items()}
+
+
+def _media(decks: list[DeckContent]) -> list[Media]:
+    media = {m.name: m for d in decks for note in d.notes for m in note.media}
+    return sorted(media.values(), key=lambda m: m.name)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 10**6  # row ids start at the build time, as Anki's own do
+
+
+@contextmanager
+def _open(database: Path) -> Iterator[sqlite3.Connection]:
+    """A new collection in a scratch file: no journal, no fsync."""
     conn = sqlite3.connect(database)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        cursor = conn.cursor()
-        cursor.executescript(APKG_SCHEMA)
-        cursor.executescript(APKG_COL)
-        # Row ids start at the build time, as Anki's own do; notes are matched by guid.
-        row_ids = itertools.count(time.time_ns() // 10**6)
-        notes, cards = [], []
-        for content in decks:
-            deck = genanki.Deck(ids.deck_id(content.topic.id), content.topic.deck)
-            for model in models.values():
-                deck.add_model(model)
-            deck.write_to_db(cursor, 0, row_ids)  # deck and note types; notes follow
-            for note in content.notes:
-                note_id, mtime = next(row_ids), note_mtimes[note.card_id]
-                notes.append((note_id, note.guid, models[note.notetype].model_id, mtime, -1,
-                              f" {' '.join(note.tags)} ", "\x1f".join(note.fields),
-                              note.fields[0], 0, 0, ""))
-                cards += [(next(row_ids), note_id, deck.deck_id, ordinal, mtime, -1, 0, 0,
-                           len(cards), 0, 0, 0, 0, 0, 0, 0, 0, "")
-                          for ordinal in _card_ordinals(note)]
-        cursor.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
-        cursor.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           cards)
+        conn.executescript(APKG_SCHEMA)
+        conn.executescript(APKG_COL)
+        yield conn
         conn.commit()
     finally:
         conn.close()
+
+
+def _add_decks(conn: sqlite3.Connection, decks: list[DeckContent], models: dict) -> None:
+    """Decks and note types, as genanki writes them."""
+    cursor = conn.cursor()
+    for content in decks:
+        deck = genanki.Deck(ids.deck_id(content.topic.id), content.topic.deck)
+        for model in models.values():
+            deck.add_model(model)
+        deck.write_to_db(cursor, 0, None)
+
+
+def _add_notes(conn: sqlite3.Connection, content: DeckContent, models: dict,
+               note_mtimes: dict[str, int], row_ids: Iterator[int]) -> None:
+    deck_id = ids.deck_id(content.topic.id)
+    notes, cards = [], []
+    for note in content.notes:
+        note_id, mtime = next(row_ids), note_mtimes[note.card_id]
+        notes.append((note_id, note.guid, models[note.notetype].model_id, mtime, -1,
+                      f" {' '.join(note.tags)} ", "\x1f".join(note.fields), note.fields[0],
+                      0, 0, ""))
+        cards += [(next(row_ids), note_id, deck_id, ordinal, mtime, -1, 0, 0, len(cards),
+                   0, 0, 0, 0, 0, 0, 0, 0, "") for ordinal in _card_ordinals(note)]
+    conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
+    conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
+
+
+def _copy_rows(conn: sqlite3.Connection, topic_database: Path, next_id: int) -> int:
+    """Copy a topic's notes and cards, shifting their ids past those already copied."""
+    conn.execute("ATTACH DATABASE ? AS topic", (str(topic_database),))
+    try:
+        low, high = conn.execute(
+            "SELECT min(id), max(id) FROM (SELECT id FROM topic.notes"
+            " UNION ALL SELECT id FROM topic.cards)").fetchone()
+        if low is None:
+            return next_id
+        shift = next_id - low
+        conn.execute("INSERT INTO notes SELECT id + ?, guid, mid, mod, usn, tags, flds, sfld,"
+                     " csum, flags, data FROM topic.notes", (shift,))
+        conn.execute("INSERT INTO cards SELECT id + ?1, nid + ?1, did, ord, mod, usn, type,"
+                     " queue, due, ivl, factor, reps, lapses, left, odue, odid, flags, data"
+                     " FROM topic.cards", (shift,))
+        return high + shift + 1
+    finally:
+        conn.commit()
+        conn.execute("DETACH DATABASE topic")
 
 
 def _card_ordinals(note: Note) -> list[int]:
     if note.notetype != "cloze":
         return [0]
     return sorted({int(n) - 1 for n in CLOZE_NUMBER.findall(note.fields[0])})
+
+
+def _zip(path: Path, database: Path, media: list[Media]) -> Path:
+    """The package, in a temporary file beside `path`."""
+    target = temp_beside(path)
+    try:
+        _write_zip(target, database, media)
+    except BaseException:
+        target.unlink()
+        raise
+    return target
 
 
 def _write_zip(target: Path, database: Path, media: list[Media]) -> None:

@@ -142,10 +142,18 @@ def save_cache(cached: Cache) -> None:
         if source in cached.changed or not meta.exists() or not html.exists():
             cards = {key: cached.cards[key] for key in entry.keys}
             _dump(html, (cached.header, {k: r.note.fields for k, r in cards.items()}))
-            _dump(meta, (cached.header, (entry, {k: replace(r, note=replace(r.note, fields=()))
-                                                 for k, r in cards.items()})))
+            _dump(meta, (cached.header, (_outline(entry), {
+                k: replace(r, note=replace(r.note, fields=())) for k, r in cards.items()})))
     for stale in set(cached.folder.glob("*.pickle")) - shards:
         stale.unlink()
+
+
+def _outline(entry: SourceFile) -> SourceFile:
+    """Cached topics keep card outlines: a source read again is parsed afresh anyway."""
+    if entry.topic is None:
+        return entry
+    cards = tuple(card.outline() for card in entry.topic.cards)
+    return replace(entry, topic=replace(entry.topic, cards=cards))
 
 
 def _shard(folder: Path, source: Path, part: str) -> Path:

@@ -113,7 +113,7 @@ def _unescaped_in(source: str, rest: str) -> bool:
 
 
 def _duplicate_front(card: Card, note: Note, fronts: dict[str, Card]) -> Iterable[Problem]:
-    if card.is_cloze:
+    if note.notetype == "cloze":
         return
     first = fronts.setdefault(note.question_key, card)
     if first is not card:

@@ -53,6 +53,10 @@ class Card(Compact):
     def is_cloze(self) -> bool:
         return self.cloze is not None
 
+    def outline(self) -> Card:
+        """The card without its texts: what a build needs of a card it renders no more."""
+        return Card(self.id, self.where, tags=self.tags, allow=self.allow)
+
 
 @dataclass(frozen=True)
 class Topic(Compact):

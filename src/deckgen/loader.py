@@ -28,19 +28,6 @@ def source_files(cards_dir: Path) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
-def load_topics(cards_dir: Path) -> tuple[list[Topic], list[Problem]]:
-    """Read every source under `cards_dir`; return the topics and all problems found."""
-    topics: list[Topic] = []
-    problems: list[Problem] = []
-    for path in source_files(cards_dir):
-        topic, found = read_topic(cards_dir, path)
-        problems += found
-        if topic is not None:
-            topics.append(topic)
-    problems += cross_file_problems(topics)
-    return topics, problems
-
-
 def read_topic(cards_dir: Path, path: Path) -> tuple[Topic | None, list[Problem]]:
     """One source file: its topic (None if unusable) and the problems found in it."""
     reader = _FileReader(cards_dir, path)

@@ -69,10 +69,6 @@ class MarkdownRenderer:
         self.problems.append(Problem(self._text.where.path, self._text.where.line + line, message))
 
 
-def render_topic(topic: Topic, renderer: MarkdownRenderer) -> list[Note]:
-    return [render_card(card, topic, renderer) for card in topic.cards]
-
-
 def render_checked(card: Card, topic: Topic, renderer: MarkdownRenderer,
                    ) -> tuple[Note, list[Problem]]:
     """The note, and the problems rendering found in this card."""

@@ -37,34 +37,8 @@ class Collected:
 
 def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collected:
     new = old.successor()
-    topics, problems, keys = [], [], {}
-    env = environment()
-    for path in source_files(cards_dir):
-        source = _read(cards_dir, path, old, env)
-        new.sources[str(path)] = source
-        if source is not old.sources.get(str(path)):
-            new.changed.add(str(path))
-            old.fill(str(path))  # its unchanged cards will be saved again, text and all
-        problems += source.problems
-        if source.topic is not None:
-            topics.append(source.topic)
-            keys.update(zip(map(id, source.topic.cards), source.keys))
-    problems += cross_file_problems(topics)
-
-    todo: list[tuple[Card, Topic, str]] = []
-    for topic in topics:
-        alone = replace(topic, cards=())  # what workers need of the topic
-        hits = {key: old.cards.get(key) for key in map(keys.get, map(id, topic.cards))}
-        if not all(hit is not None and hit.still_valid() for hit in hits.values()):
-            new.changed.add(str(topic.source))
-            old.fill(str(topic.source))
-            hits = {key: old.cards.get(key) for key in hits}
-        for card in topic.cards:
-            hit = hits[keys[id(card)]]
-            if hit is not None and hit.still_valid():
-                new.cards[keys[id(card)]] = hit
-            else:
-                todo.append((card, alone, keys[id(card)]))
+    topics, keys, problems = _read_sources(cards_dir, old, new)
+    todo = _reuse_rendered(topics, keys, old, new)
     with progress(len(todo)) as advance:
         for key, result in _render_all(cards_dir, todo, advance):
             new.cards[key] = result
@@ -78,6 +52,44 @@ def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collec
     if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
         problems += bank_problems(rendered, cards_dir)
     return Collected(rendered, sorted(problems), new, len(todo))
+
+
+def _read_sources(cards_dir: Path, old: Cache, new: Cache,
+                  ) -> tuple[list[Topic], dict[int, str], list[Problem]]:
+    """The topics, each card's cache key (by id() of the card), and the loader's problems."""
+    topics, keys, problems = [], {}, []
+    env = environment()
+    for path in source_files(cards_dir):
+        source = _read(cards_dir, path, old, env)
+        new.sources[str(path)] = source
+        if source is not old.sources.get(str(path)):
+            new.changed.add(str(path))
+            old.fill(str(path))  # its unchanged cards will be saved again, text and all
+        problems += source.problems
+        if source.topic is not None:
+            topics.append(source.topic)
+            keys.update(zip(map(id, source.topic.cards), source.keys))
+    return topics, keys, problems + cross_file_problems(topics)
+
+
+def _reuse_rendered(topics: list[Topic], keys: dict[int, str], old: Cache, new: Cache,
+                    ) -> list[tuple[Card, Topic, str]]:
+    """Take every card the cache still holds; return the rest, to render."""
+    todo = []
+    for topic in topics:
+        alone = replace(topic, cards=())  # what workers need of the topic
+        hits = {keys[id(card)]: old.cards.get(keys[id(card)]) for card in topic.cards}
+        if not all(hit is not None and hit.still_valid() for hit in hits.values()):
+            new.changed.add(str(topic.source))
+            old.fill(str(topic.source))
+            hits = {key: old.cards.get(key) for key in hits}
+        for card in topic.cards:
+            hit = hits[keys[id(card)]]
+            if hit is not None and hit.still_valid():
+                new.cards[keys[id(card)]] = hit
+            else:
+                todo.append((card, alone, keys[id(card)]))
+    return todo
 
 
 def _read(cards_dir: Path, path: Path, old: Cache, env: str) -> SourceFile:

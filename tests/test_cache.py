@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import re
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -118,3 +119,23 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     assert process.wait() == 0
     assert b"rendering 300 cards" in output
     assert re.search(rb"total:\s+300 unchanged", output)  # the piped build stamped them
+
+
+def test_a_package_replaced_by_hand_is_written_again(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    good = (out / "figures.apkg").read_bytes()
+    (out / "figures.apkg").write_bytes(b"not a package")
+    edit(cards / "attention.yaml", "梯度", "导数")  # so the build does not return at once
+    report = build(cards, out)
+    assert [p.path.name for p in report.packages if p.written] == [
+        "attention.apkg", "figures.apkg", "all.apkg"]
+    (tmp_path / "good.apkg").write_bytes(good)
+    assert notes_in(out / "figures.apkg", tmp_path) == notes_in(tmp_path / "good.apkg", tmp_path)
+
+
+def notes_in(package: Path, tmp_path: Path) -> list:
+    database = tmp_path / f"{package.stem}.anki2"
+    database.write_bytes(collection_bytes(package))
+    with sqlite3.connect(database) as conn:
+        return conn.execute("SELECT guid, mod, flds, tags FROM notes ORDER BY guid").fetchall()

@@ -117,14 +117,18 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
                     for t, n in the_plan.checked.rendered}
     fingerprints[f"{COMBINED}.apkg"] = _fingerprint(the_plan.checked.rendered, the_plan.state)
     shipped = _load_json(out_dir / CACHE_DIR / PACKAGES_FILE)
+    written = manifest.written_packages(out_dir)
     databases = out_dir / CACHE_DIR / "databases"
 
-    def current(name: str, *paths: Path) -> bool:
-        return shipped.get(name) == fingerprints[name] and all(p.exists() for p in paths)
+    def current(name: str, database: Path | None = None) -> bool:
+        """The package holds what this build would write, untouched since."""
+        return (shipped.get(name) == fingerprints[name]
+                and manifest.is_as_written(out_dir / name, written)
+                and (database is None or database.exists()))
 
-    stale_topics = [t for t in topics if not current(f"{t.id}.apkg", out_dir / f"{t.id}.apkg",
-                                                     databases / f"{t.id}.anki2")]
-    stale_combined = stale_topics or not current(f"{COMBINED}.apkg", out_dir / f"{COMBINED}.apkg")
+    stale_topics = [t for t in topics
+                    if not current(f"{t.id}.apkg", databases / f"{t.id}.anki2")]
+    stale_combined = bool(stale_topics) or not current(f"{COMBINED}.apkg")
     if not dry_run:
         if stale_topics or stale_combined:
             _write_packages(the_plan, stale_topics, stale_combined, out_dir, databases)
@@ -133,8 +137,8 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
         save_state(cards_dir / STATE_FILE, the_plan.state)
         manifest.save(cards_dir, out_dir, _package_paths(topics, out_dir),
                       _report_to_repeat(the_plan, out_dir))
-    written = {t.id for t in stale_topics} | ({COMBINED} if stale_combined else set())
-    packages = [Package(path, notes, path.stem in written)
+    rewritten = {t.id for t in stale_topics} | ({COMBINED} if stale_combined else set())
+    packages = [Package(path, notes, path.stem in rewritten)
                 for path, notes in _package_notes(the_plan, out_dir).items()]
     return BuildReport(the_plan.changes, the_plan.checked.warnings, packages,
                        the_plan.checked.where, the_plan.checked.rendered_now)

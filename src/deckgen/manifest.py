@@ -31,6 +31,20 @@ def unchanged(cards_dir: Path, out_dir: Path) -> dict | None:
     return saved["report"] if saved["snapshot"] == snapshot(cards_dir, out_dir, packages) else None
 
 
+def written_packages(out_dir: Path) -> dict[str, list[int]]:
+    """Size and mtime of each package as the last build left it."""
+    try:
+        saved = json.loads((out_dir / cache.CACHE_DIR / MANIFEST).read_text(encoding="utf-8"))
+        return saved["snapshot"]["packages"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def is_as_written(path: Path, written: dict[str, list[int]]) -> bool:
+    """Whether `path` is still the file the last build wrote (not deleted or replaced)."""
+    return path.exists() and written.get(str(path)) == _stat(path)
+
+
 def save(cards_dir: Path, out_dir: Path, packages: list[Path], report: dict) -> None:
     from deckgen.atomic import write_atomically
 

@@ -6,20 +6,30 @@ import hashlib
 from pathlib import Path
 
 import markdown
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.tables import TableExtension
+from pymdownx.arithmatex import ArithmatexExtension
+from pymdownx.highlight import HighlightExtension
+from pymdownx.superfences import SuperFencesCodeExtension
 
 from deckgen import cloze, ids
 from deckgen.errors import Problem
 from deckgen.markdown_ext import DeckgenExtension
 from deckgen.model import Card, Media, Note, Text, Topic
 
-EXTENSIONS = ["tables", "sane_lists", "pymdownx.arithmatex", "pymdownx.superfences",
-              "pymdownx.highlight"]
-EXTENSION_CONFIGS = {
-    # generic: math goes out as \(..\) and \[..\], the delimiters Anki's MathJax reads.
-    "pymdownx.arithmatex": {"generic": True},
-    # Pygments classes, coloured by the note type's CSS for day and night mode.
-    "pymdownx.highlight": {"css_class": "highlight", "guess_lang": False},
-}
+
+
+def _extensions() -> list[markdown.Extension]:
+    # Instances, not names: names make Markdown scan every installed package's entry points.
+    return [
+        TableExtension(),
+        SaneListExtension(),
+        # generic: math goes out as \(..\) and \[..\], the delimiters Anki's MathJax reads.
+        ArithmatexExtension(generic=True),
+        SuperFencesCodeExtension(),
+        # Pygments classes, coloured by the note type's CSS for day and night mode.
+        HighlightExtension(css_class="highlight", guess_lang=False),
+    ]
 
 
 class MarkdownRenderer:
@@ -33,9 +43,7 @@ class MarkdownRenderer:
         self._base: Path = self.cards_root
         self._used: list[Media] = []
         self._md = markdown.Markdown(
-            extensions=[*EXTENSIONS, DeckgenExtension(self._resolve_image)],
-            extension_configs=EXTENSION_CONFIGS,
-        )
+            extensions=[*_extensions(), DeckgenExtension(self._resolve_image)])
 
     def html(self, text: Text, base: Path) -> tuple[str, list[Media]]:
         """Render one field; `base` is the folder its relative image paths start from."""

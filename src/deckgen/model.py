@@ -78,7 +78,8 @@ class Note(Compact):
     fields: tuple[str, ...]
     tags: tuple[str, ...]
     media: tuple[Media, ...] = field(default=())
-    # Derived from the above where the note is rendered, then kept with it in the cache:
+    # Derived from the above where the note is rendered, then kept with it in the cache
+    # (so replace() keeps them: only the cache uses it, to drop and restore the fields):
     digest: str = ""  # everything Anki stores for the note: a change means a new mtime
     text_digest: str = ""  # the card's own text, without CardId and Source: kept on rename
     question_key: str = ""  # the question as read, without case, spacing or punctuation

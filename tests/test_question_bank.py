@@ -11,6 +11,7 @@ import pytest
 
 from deckgen.build import build, check
 from deckgen.lints import LONG_BACK, reading_length
+from deckgen.state import STATE_FILE
 from helpers import import_package
 
 CARDS = Path(__file__).parent.parent / "cards"
@@ -115,6 +116,8 @@ def test_the_bank_imports_into_anki(tmp_path, collection):
     total = report.changes.total
     assert total.added == total.updated == total.removed == [], \
         "run `deckgen build` and commit cards/deckgen-state.json"
+    assert (cards_copy / STATE_FILE).read_bytes() == (CARDS / STATE_FILE).read_bytes(), \
+        "note types changed: run `deckgen build` and commit cards/deckgen-state.json"
     assert len(report.packages) == len(TOPICS) + 1
     log = import_package(collection, tmp_path / "build" / "all.apkg")
     assert len(log.new) == len(total.unchanged) == collection.note_count()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -19,11 +21,19 @@ def temp_beside(path: Path) -> Path:
     return Path(tmp)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path to write; it replaces `path` if the block ends without error,
+    and is removed if not."""
     tmp = temp_beside(path)
     try:
-        tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ from deckgen import manifest
 from deckgen.cache import CACHE_DIR, Cache
 from deckgen.changes import Changes, TopicChanges, compare
 from deckgen.errors import DeckgenError, Problem, SourceErrors
-from deckgen.model import COMBINED, Location, Note, Topic
+from deckgen.model import COMBINED, Location, Note, Topic, digest
 from deckgen.state import STATE_FILE, NoteStamp, State, TypeStamp, load_state, restamp, save_state
 
 # Only a build with something to do imports the loader, renderer and packager: a
@@ -214,10 +213,6 @@ def _unchanged_report(report: dict) -> BuildReport:
     return BuildReport(Changes(topics, []), warnings, packages)
 
 
-def _digest(content: list) -> str:
-    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
 def _guard_schemas(previous: State, types: dict, state_path: Path) -> None:
     changed = [t for key, t in types.items()
                if key in previous.notetypes and previous.notetypes[key].schema != t.schema]
@@ -237,7 +232,7 @@ def _fingerprint(rendered: list[tuple[Topic, list[Note]]], state: State) -> str:
          for topic, notes in rendered],
         sorted((k, s.digest, s.mtime) for k, s in state.notetypes.items()),
     ]
-    return _digest(content)
+    return digest(content)
 
 
 def _load_json(path: Path) -> dict:

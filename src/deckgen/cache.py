@@ -10,14 +10,13 @@ so stale HTML is never served. Images a card uses are checked by size and mtime.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from dataclasses import dataclass, field, replace
 from importlib.util import find_spec
 from pathlib import Path
 
 from deckgen import __version__, resources
-from deckgen.atomic import temp_beside
+from deckgen.atomic import replacing
 from deckgen.errors import Problem
 from deckgen.model import Card, Compact, Note, Topic
 
@@ -172,14 +171,8 @@ def _load(path: Path, header: tuple):
 
 
 def _dump(target: Path, data: object) -> None:
-    tmp = temp_beside(target)
-    try:
-        with open(tmp, "wb") as f:  # streamed: no second copy in memory
-            pickle.dump(data, f, pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(target) as tmp, open(tmp, "wb") as f:  # streamed: no copy in memory
+        pickle.dump(data, f, pickle.HIGHEST_PROTOCOL)
 
 
 def _stat(path: Path) -> tuple[str, int, int]:

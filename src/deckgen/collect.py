@@ -78,18 +78,23 @@ def _reuse_rendered(topics: list[Topic], keys: dict[int, str], old: Cache, new: 
     todo = []
     for topic in topics:
         alone = replace(topic, cards=())  # what workers need of the topic
-        hits = {keys[id(card)]: old.cards.get(keys[id(card)]) for card in topic.cards}
-        if not all(hit is not None and hit.still_valid() for hit in hits.values()):
+        hits = _valid_hits(old, [keys[id(card)] for card in topic.cards])
+        if len(hits) < len(topic.cards):
             new.changed.add(str(topic.source))
-            old.fill(str(topic.source))
-            hits = {key: old.cards.get(key) for key in hits}
+            old.fill(str(topic.source))  # the cards kept are saved again, text and all
+            hits = _valid_hits(old, list(hits))
         for card in topic.cards:
-            hit = hits[keys[id(card)]]
-            if hit is not None and hit.still_valid():
+            if (hit := hits.get(keys[id(card)])) is not None:
                 new.cards[keys[id(card)]] = hit
             else:
                 todo.append((card, alone, keys[id(card)]))
     return todo
+
+
+def _valid_hits(cached: Cache, keys: list[str]) -> dict[str, Rendered]:
+    """The cached cards among `keys` whose images have not changed since."""
+    hits = {key: cached.cards.get(key) for key in keys}
+    return {key: hit for key, hit in hits.items() if hit is not None and hit.still_valid()}
 
 
 def _read(cards_dir: Path, path: Path, old: Cache, env: str) -> SourceFile:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from deckgen import cloze
 from deckgen.errors import Problem
-from deckgen.model import Card, Media, Note, Text, Topic
+from deckgen.model import TAG, Card, Media, Note, Text, Topic
 
 LINTS = {
     "tex-braces": "error",  # MathJax shows an error instead of the formula
@@ -29,7 +29,6 @@ LONG_BACK = 150
 READING_UNIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 MATH = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
 CODE = re.compile(r"<pre\b.*?</pre>|<code>.*?</code>", re.S)
-TAG = re.compile(r"<[^>]+>")
 OPEN_MATH = re.compile(r"\$(?=[\\A-Za-z{(])|\\\(|\\\[")
 LEFT, RIGHT = re.compile(r"\\left(?![A-Za-z])"), re.compile(r"\\right(?![A-Za-z])")
 UNSAFE_HTML = re.compile(r"<script\b|<[a-z][^>]*\son[a-z]+\s*=|\bjavascript:", re.I)

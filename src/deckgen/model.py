@@ -88,8 +88,8 @@ class Note(Compact):
         if not self.digest:
             text = html.unescape(TAG.sub("", self.fields[0])).casefold()
             derived = {
-                "digest": _digest([self.notetype, self.fields, self.tags]),
-                "text_digest": _digest([self.notetype, self.fields[:-2]]),
+                "digest": digest([self.notetype, self.fields, self.tags]),
+                "text_digest": digest([self.notetype, self.fields[:-2]]),
                 "question_key": "".join(c for c in text if unicodedata.category(c)[0] in "LN"),
             }
             for name, value in derived.items():
@@ -99,7 +99,8 @@ class Note(Compact):
 TAG = re.compile(r"<[^>]+>")
 
 
-def _digest(content: list) -> str:
+def digest(content: list) -> str:
+    """A short, stable hash of JSON-able content."""
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:16]
 
 

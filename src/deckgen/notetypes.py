@@ -8,8 +8,6 @@ to its YAML (and old notes can be found by id with `CardId:some-id`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import cache
 
@@ -17,6 +15,7 @@ from pygments.formatters.html import HtmlFormatter  # not pygments.formatters: n
 
 from deckgen import resources
 from deckgen.ids import NOTETYPE_IDS
+from deckgen.model import digest
 
 # Chosen for contrast: every token colour is >= 4.5:1 on the code background of its mode.
 DAY_STYLE, NIGHT_STYLE = "xcode", "lightbulb"
@@ -40,17 +39,13 @@ class NoteType:
 
     @property
     def digest(self) -> str:
-        return _digest([self.name, self.fields, self.card_name, self.front, self.back, self.css])
+        return digest([self.name, self.fields, self.card_name, self.front, self.back, self.css])
 
     @property
     def schema(self) -> str:
         """What Anki cannot update in place: changing it makes Anki add a copy of the
         note type on import and leave every existing note as it was."""
-        return _digest([self.fields, [self.card_name]])
-
-
-def _digest(content: list) -> str:
-    return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
+        return digest([self.fields, [self.card_name]])
 
 
 def _template(name: str) -> str:

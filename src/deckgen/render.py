@@ -18,7 +18,6 @@ from deckgen.markdown_ext import DeckgenExtension
 from deckgen.model import Card, Media, Note, Text, Topic
 
 
-
 def _extensions() -> list[markdown.Extension]:
     # Instances, not names: names make Markdown scan every installed package's entry points.
     return [

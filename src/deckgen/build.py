@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +109,26 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
     write nothing at all on any error, or with `dry_run`."""
     if (report := manifest.unchanged(cards_dir, out_dir)) is not None:
         return _unchanged_report(report)
+    with _collector_paused():
+        return _build(cards_dir, out_dir, now, dry_run, accept_notetype_change, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A build makes tens of thousands of long-lived objects and drops them together at
+    the end: the cycle collector would only walk them again and again (a tenth of the
+    time of a one-card rebuild)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
+           accept_notetype_change: bool, progress) -> BuildReport:
     from deckgen.cache import load_cache, save_cache
     from deckgen.loader import source_files
 

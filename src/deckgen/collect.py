@@ -122,9 +122,11 @@ def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
             advance(len(done))
             yield from done
         return
+    import gc
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, initializer=gc.enable) as pool:  # a fork inherits
+        # a paused collector; rendering makes cyclic garbage
         for done in pool.map(_render_chunk, [cards_dir] * len(chunks), chunks):
             advance(len(done))
             yield from done

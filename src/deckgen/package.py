@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shutil
 import sqlite3
 import time
 import zipfile
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import genanki
+from isal import isal_zlib
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
@@ -178,10 +180,25 @@ def _zip(path: Path, database: Path, media: list[Media]) -> Path:
 
 
 def _write_zip(target: Path, database: Path, media: list[Media]) -> None:
-    # Deflated, unlike genanki's own writer: phones download and sync these. Level 1
-    # compresses within 2% of the default in half the time.
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.write(database, "collection.anki2")
+    # Deflated, unlike genanki's own writer: phones download and sync these.
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        _add_file(zf, database, "collection.anki2")
         zf.writestr("media", json.dumps({str(i): m.name for i, m in enumerate(media)}))
         for i, m in enumerate(media):
-            zf.write(m.path, str(i))
+            _add_file(zf, m.path, str(i))
+
+
+DEFLATE_LEVEL = 2  # ISA-L's: within 2% of zlib's level 1 in size, at 4x its speed
+CHUNK = 1 << 20  # fewer, larger calls into the compressor
+
+
+def _add_file(zf: zipfile.ZipFile, path: Path, name: str) -> None:
+    """Add a file, deflated by ISA-L rather than zlib.
+
+    The stream format is the same, so every unzip reads it. zipfile has no hook for
+    another compressor, so the entry's own is swapped before the first write."""
+    info = zipfile.ZipInfo.from_file(path, name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with open(path, "rb") as source, zf.open(info, "w") as entry:
+        entry._compressor = isal_zlib.compressobj(DEFLATE_LEVEL, isal_zlib.DEFLATED, -15)
+        shutil.copyfileobj(source, entry, CHUNK)

@@ -12,9 +12,9 @@ with the cards, so every clone builds the same mtimes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from deckgen.atomic import write_atomically
 from deckgen.errors import Problem, SourceErrors
@@ -23,16 +23,14 @@ STATE_FILE = "deckgen-state.json"
 VERSION = 1
 
 
-@dataclass(frozen=True)
-class NoteStamp:
+class NoteStamp(NamedTuple):  # tuples: ten thousand of them load and compare quickly
     digest: str  # everything Anki stores for the note: note type, fields, tags
     mtime: int
     topic: str
     text: str  # the card's text alone, without its id: finds renamed cards
 
 
-@dataclass(frozen=True)
-class TypeStamp:
+class TypeStamp(NamedTuple):
     digest: str  # name, fields, templates and CSS
     mtime: int
     schema: str  # fields and template names: what Anki cannot change in place
@@ -54,9 +52,9 @@ def restamp(previous: dict[str, Stamp], current: dict[str, Stamp], now: int) -> 
     for key, stamp in current.items():
         old = previous.get(key)
         if old is not None and old.digest == stamp.digest:
-            stamps[key] = replace(stamp, mtime=old.mtime)
+            stamps[key] = stamp._replace(mtime=old.mtime)
         else:
-            stamps[key] = replace(stamp, mtime=max(now, old.mtime + 1) if old else now)
+            stamps[key] = stamp._replace(mtime=max(now, old.mtime + 1) if old else now)
     return stamps
 
 
@@ -82,7 +80,7 @@ def dump_state(state: State) -> str:
     def section(stamps: dict) -> str:
         # Keys are slugs and values hex digests, slugs and integers: nothing to escape.
         rows = [f'    "{key}": [' + ", ".join(
-                    str(v) if isinstance(v, int) else f'"{v}"' for v in vars(s).values()) + "]"
+                    str(v) if isinstance(v, int) else f'"{v}"' for v in s) + "]"
                 for key, s in sorted(stamps.items())]
         return "{\n" + ",\n".join(rows) + "\n  }" if rows else "{}"
 

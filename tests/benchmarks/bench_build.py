@@ -6,12 +6,15 @@ For each size it prints medians over --runs runs, each in a fresh process: the c
 build (empty cache), the rebuild with no change, the rebuild after one card is edited,
 peak RSS, package sizes, and the obvious pipeline (obvious.py) on the same cards with
 the ratio. `python -c pass` is timed too: the floor any command pays on this machine.
+deckgen's modules are byte-compiled first, as `pip install` does, so that runs under
+PYTHONDONTWRITEBYTECODE do not compile them again every time.
 Not a test: timings depend on the machine and its load.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import statistics
@@ -81,6 +84,9 @@ def main() -> None:
     parser.add_argument("--cards", default="1000,10000", help="bank sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    import deckgen
+
+    compileall.compile_dir(Path(deckgen.__file__).parent, quiet=1)
     floor = median([run(PYTHON, "-c", "pass", cwd=Path.cwd())[0] for _ in range(5)])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python"
           f" {platform.python_version()}; `python -c pass` {floor:.3f} s;"

@@ -51,10 +51,14 @@ def restamp(previous: dict[str, Stamp], current: dict[str, Stamp], now: int) -> 
     stamps = {}
     for key, stamp in current.items():
         old = previous.get(key)
-        if old is not None and old.digest == stamp.digest:
-            stamps[key] = stamp._replace(mtime=old.mtime)
+        if old is None:
+            stamps[key] = stamp._replace(mtime=now)
+        elif old.digest != stamp.digest:
+            stamps[key] = stamp._replace(mtime=max(now, old.mtime + 1))
+        elif old[2:] == stamp[2:]:
+            stamps[key] = old  # the common case, worth sparing a copy
         else:
-            stamps[key] = stamp._replace(mtime=max(now, old.mtime + 1) if old else now)
+            stamps[key] = stamp._replace(mtime=old.mtime)
     return stamps
 
 
@@ -78,9 +82,9 @@ def dump_state(state: State) -> str:
     """Sorted, one entry a line: small, readable diffs when cards change."""
 
     def section(stamps: dict) -> str:
-        # Keys are slugs and values hex digests, slugs and integers: nothing to escape.
-        rows = [f'    "{key}": [' + ", ".join(
-                    str(v) if isinstance(v, int) else f'"{v}"' for v in s) + "]"
+        # Keys are slugs; a stamp is a digest, its mtime, then slugs and hex digests:
+        # nothing to escape.
+        rows = [f'    "{key}": ["{s.digest}", {s.mtime}, "' + '", "'.join(s[2:]) + '"]'
                 for key, s in sorted(stamps.items())]
         return "{\n" + ",\n".join(rows) + "\n  }" if rows else "{}"
 

@@ -135,9 +135,7 @@ def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
     cache = load_cache(out_dir, cards_dir, source_files(cards_dir))
     the_plan = plan(cards_dir, now, accept_notetype_change, cache, progress)
     topics = [topic for topic, _ in the_plan.checked.rendered]
-    fingerprints = {f"{t.id}.apkg": _fingerprint([(t, n)], the_plan.state)
-                    for t, n in the_plan.checked.rendered}
-    fingerprints[f"{COMBINED}.apkg"] = _fingerprint(the_plan.checked.rendered, the_plan.state)
+    fingerprints = _fingerprints(the_plan.checked.rendered, the_plan.state)
     shipped = _load_json(out_dir / CACHE_DIR / PACKAGES_FILE)
     written = manifest.written_packages(out_dir)
     databases = out_dir / CACHE_DIR / "databases"
@@ -248,14 +246,17 @@ def _guard_schemas(previous: State, types: dict, state_path: Path) -> None:
             " edits stop arriving. If that is intended, build with --accept-notetype-change"))])
 
 
-def _fingerprint(rendered: list[tuple[Topic, list[Note]]], state: State) -> str:
-    content = [
-        [[topic.id, topic.deck, [[n.card_id, state.notes[n.card_id].digest,
-                                  state.notes[n.card_id].mtime] for n in notes]]
-         for topic, notes in rendered],
-        sorted((k, s.digest, s.mtime) for k, s in state.notetypes.items()),
-    ]
-    return digest(content)
+def _fingerprints(rendered: list[tuple[Topic, list[Note]]], state: State) -> dict[str, str]:
+    """A digest of what each package holds, by file name: when it changes, the package
+    must be written again."""
+    notetypes = sorted((k, s.digest, s.mtime) for k, s in state.notetypes.items())
+    stamps = state.notes
+    fingerprints = {
+        f"{topic.id}.apkg": digest([topic.id, topic.deck, notetypes, [
+            (n.card_id, stamps[n.card_id].digest, stamps[n.card_id].mtime) for n in notes]])
+        for topic, notes in rendered}
+    fingerprints[f"{COMBINED}.apkg"] = digest(list(fingerprints.values()))  # in topic order
+    return fingerprints
 
 
 def _load_json(path: Path) -> dict:

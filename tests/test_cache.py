@@ -85,6 +85,9 @@ def test_edited_image_is_picked_up_though_its_card_is_not(cards, tmp_path):
     report = build(cards, out)
     assert report.rendered_now == 1
     assert zipfile.ZipFile(out / "figures.apkg").read("media") != old_names
+    build(cards, tmp_path / "afresh")  # no cache, the same cards and state
+    assert notes_in(out / "figures.apkg", tmp_path) == notes_in(
+        tmp_path / "afresh" / "figures.apkg", tmp_path)
 
 
 def test_corrupt_cache_is_ignored(cards, tmp_path):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deckgen.cache import Cache, Rendered, SourceFile, card_key, environment
-from deckgen.errors import Problem
+from deckgen.errors import DeckgenError, Problem
 from deckgen.lints import bank_problems, card_problems
 from deckgen.loader import cross_file_problems, read_topic, source_files
 from deckgen.model import Card, Note, Topic
@@ -38,7 +38,7 @@ class Collected:
 def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collected:
     new = old.successor()
     topics, keys, problems = _read_sources(cards_dir, old, new)
-    todo = _reuse_rendered(topics, keys, old, new)
+    todo = _reuse_rendered(cards_dir, topics, keys, old, new)
     with progress(len(todo)) as advance:
         for key, result in _render_all(cards_dir, todo, advance):
             new.cards[key] = result
@@ -72,8 +72,8 @@ def _read_sources(cards_dir: Path, old: Cache, new: Cache,
     return topics, keys, problems + cross_file_problems(topics)
 
 
-def _reuse_rendered(topics: list[Topic], keys: dict[int, str], old: Cache, new: Cache,
-                    ) -> list[tuple[Card, Topic, str]]:
+def _reuse_rendered(cards_dir: Path, topics: list[Topic], keys: dict[int, str], old: Cache,
+                    new: Cache) -> list[tuple[Card, Topic, str]]:
     """Take every card the cache still holds; return the rest, to render."""
     todo = []
     for topic in topics:
@@ -83,12 +83,25 @@ def _reuse_rendered(topics: list[Topic], keys: dict[int, str], old: Cache, new: 
             new.changed.add(str(topic.source))
             old.fill(str(topic.source))  # the cards kept are saved again, text and all
             hits = _valid_hits(old, list(hits))
+        misses = [(i, card) for i, card in enumerate(topic.cards)
+                  if keys[id(card)] not in hits]
+        if any(card.is_outline for _, card in misses):  # an image changed, not the source
+            texts = _cards_with_text(cards_dir, topic)
+            misses = [(i, texts[i]) for i, _ in misses]
         for card in topic.cards:
             if (hit := hits.get(keys[id(card)])) is not None:
                 new.cards[keys[id(card)]] = hit
-            else:
-                todo.append((card, alone, keys[id(card)]))
+        todo += [(card, alone, keys[id(topic.cards[i])]) for i, card in misses]
     return todo
+
+
+def _cards_with_text(cards_dir: Path, topic: Topic) -> tuple[Card, ...]:
+    """A cached topic's cards in full: its file is unchanged, so reading it again gives
+    the same cards in the same order."""
+    full, _ = read_topic(cards_dir, topic.source)
+    if full is None or [c.id for c in full.cards] != [c.id for c in topic.cards]:
+        raise DeckgenError(f"{topic.source}: changed while the build ran; run it again")
+    return full.cards
 
 
 def _valid_hits(cached: Cache, keys: list[str]) -> dict[str, Rendered]:

@@ -57,6 +57,10 @@ class Card(Compact):
         """The card without its texts: what a build needs of a card it renders no more."""
         return Card(self.id, self.where, tags=self.tags, allow=self.allow)
 
+    @property
+    def is_outline(self) -> bool:
+        return self.front is None and self.cloze is None
+
 
 @dataclass(frozen=True)
 class Topic(Compact):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -142,3 +143,48 @@ def notes_in(package: Path, tmp_path: Path) -> list:
     database.write_bytes(collection_bytes(package))
     with sqlite3.connect(database) as conn:
         return conn.execute("SELECT guid, mod, flds, tags FROM notes ORDER BY guid").fetchall()
+
+
+def package_contents(out: Path, tmp_path: Path) -> dict[str, tuple]:
+    """Every package's notes, cards, decks and media names: what an import would see."""
+    contents = {}
+    for package in sorted(out.glob("*.apkg")):
+        database = tmp_path / f"{package.stem}-contents.anki2"
+        database.write_bytes(collection_bytes(package))
+        with sqlite3.connect(database) as conn:
+            notes = conn.execute("SELECT guid, mid, mod, flds, tags FROM notes ORDER BY guid")
+            cards = conn.execute("SELECT n.guid, c.did, c.ord, c.mod FROM cards c"
+                                 " JOIN notes n ON n.id = c.nid ORDER BY n.guid, c.ord")
+            decks = conn.execute("SELECT decks FROM col").fetchone()[0]
+            contents[package.name] = (notes.fetchall(), cards.fetchall(),
+                                      sorted(d["name"] for d in json.loads(decks).values()),
+                                      zipfile.ZipFile(package).read("media"))
+    return contents
+
+
+def move_last_card(source: Path, target: Path) -> None:
+    head, sep, card = source.read_text(encoding="utf-8").rpartition("  - id:")
+    source.write_text(head, encoding="utf-8")
+    target.write_text(target.read_text(encoding="utf-8") + sep + card, encoding="utf-8")
+
+
+def test_incremental_builds_match_a_build_afresh(cards, tmp_path):
+    """After each kind of change, the cached build writes what a build with no cache would."""
+    out = tmp_path / "build"
+    attention, figures = cards / "attention.yaml", cards / "more" / "figures.yaml"
+    changes = [
+        lambda: edit(attention, "梯度", "导数"),
+        lambda: (cards / "img" / "a" / "figure.png").write_bytes(b"\x89PNG changed"),
+        lambda: edit(attention, "tags: [transformer]", "tags: [transformer, nlp]"),
+        lambda: edit(figures, '"测试::图片"', '"测试::图"'),
+        lambda: edit(attention, "  - id: attention-formula", "  - id: attention-cloze"),
+        lambda: move_last_card(attention, figures),
+        lambda: edit(attention, "导数", "梯度"),
+    ]
+    build(cards, out)
+    for n, change in enumerate(changes):
+        change()
+        build(cards, out)
+        afresh = tmp_path / f"afresh-{n}"
+        build(cards, afresh)
+        assert package_contents(out, tmp_path) == package_contents(afresh, tmp_path), n

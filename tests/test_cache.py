@@ -12,7 +12,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from deckgen import cache, notetypes
+import pytest
+
+from deckgen import cache, collect, notetypes
 from deckgen.build import build
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
@@ -168,8 +170,11 @@ def move_last_card(source: Path, target: Path) -> None:
     target.write_text(target.read_text(encoding="utf-8") + sep + card, encoding="utf-8")
 
 
-def test_incremental_builds_match_a_build_afresh(cards, tmp_path):
-    """After each kind of change, the cached build writes what a build with no cache would."""
+@pytest.mark.parametrize("warm", [False, True], ids=["here", "in-a-warm-process"])
+def test_incremental_builds_match_a_build_afresh(cards, tmp_path, monkeypatch, warm):
+    """After each kind of change, the cached build writes what a build with no cache would,
+    whether this process renders the changed cards or a process warmed up meanwhile does."""
+    monkeypatch.setattr(collect, "WARM_FROM", 1 if warm else collect.WARM_FROM)
     out = tmp_path / "build"
     attention, figures = cards / "attention.yaml", cards / "more" / "figures.yaml"
     changes = [
@@ -188,3 +193,14 @@ def test_incremental_builds_match_a_build_afresh(cards, tmp_path):
         afresh = tmp_path / f"afresh-{n}"
         build(cards, afresh)
         assert package_contents(out, tmp_path) == package_contents(afresh, tmp_path), n
+
+def test_a_large_bank_renders_in_a_process_warmed_up_meanwhile(cards, tmp_path, monkeypatch):
+    monkeypatch.setattr(collect, "WARM_FROM", 5)  # this bank counts as large
+    out = tmp_path / "build"
+    build(cards, out)
+    monkeypatch.setattr(collect, "_renderers", {})  # the Markdown converters made here
+    edit(cards / "attention.yaml", "梯度", "导数")
+    assert build(cards, out).rendered_now == 1
+    assert collect._renderers == {}  # made and used in the other process
+    build(cards, tmp_path / "afresh")
+    assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)

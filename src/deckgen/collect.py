@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from deckgen.model import Card, Note, Topic
 
 PARALLEL_FROM = 400  # fewer cards than this render faster in one process
 CHUNK = 100
+WARM_FROM = 3000  # cached cards: with fewer, reading them leaves no time to warm up meanwhile
 
 Advance = Callable[[int], None]  # told how many more cards are rendered
 Progress = Callable[[int], AbstractContextManager[Advance]]  # given the number to render
@@ -37,11 +39,13 @@ class Collected:
 
 def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collected:
     new = old.successor()
-    topics, keys, problems = _read_sources(cards_dir, old, new)
-    todo = _reuse_rendered(cards_dir, topics, keys, old, new)
-    with progress(len(todo)) as advance:
-        for key, result in _render_all(cards_dir, todo, advance):
-            new.cards[key] = result
+    warm_up = len(old.cards) >= WARM_FROM and _sources_changed(cards_dir, old)
+    with _warm_renderer(cards_dir, warm_up) as warm:
+        topics, keys, problems = _read_sources(cards_dir, old, new)
+        todo = _reuse_rendered(cards_dir, topics, keys, old, new)
+        with progress(len(todo)) as advance:
+            for key, result in _render_all(cards_dir, todo, advance, warm):
+                new.cards[key] = result
 
     rendered = []
     for topic in topics:
@@ -125,21 +129,56 @@ def _read(cards_dir: Path, path: Path, old: Cache, env: str) -> SourceFile:
     return SourceFile(stat, digest, topic, tuple(problems), keys)
 
 
-def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
-                advance: Advance) -> Iterator[tuple[str, Rendered]]:
+def _sources_changed(cards_dir: Path, cached: Cache) -> bool:
+    """Whether some source file differs from its cached parse (so cards may need rendering)."""
+    for path in source_files(cards_dir):
+        st, entry = path.stat(), cached.sources.get(str(path))
+        if entry is None or entry.stat != (st.st_size, st.st_mtime_ns):
+            return True
+    return False
+
+
+@contextmanager
+def _warm_renderer(cards_dir: Path, wanted: bool) -> Iterator[Executor | None]:
+    """A process that sets up the renderer while this one reads the cache and the sources.
+
+    Importing Markdown, Pygments and genanki and making the converter cost a tenth of a
+    one-card rebuild of a large bank; a second core pays that while this one is busy."""
+    if not wanted or (os.cpu_count() or 1) < 2:
+        yield None
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(1, initializer=_warm_up, initargs=(cards_dir,))
+    try:
+        pool.submit(int)  # start it now
+        yield pool
+    finally:
+        pool.shutdown(wait=False)  # its exit overlaps the rest of the build
+
+
+def _warm_up(cards_dir: Path) -> None:
+    import gc
+
+    gc.enable()  # a fork inherits a paused collector; rendering makes cyclic garbage
+    _renderer(cards_dir)
+
+
+def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]], advance: Advance,
+                warm: Executor | None = None) -> Iterator[tuple[str, Rendered]]:
     chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     workers = min(os.cpu_count() or 1, len(chunks))
     if len(jobs) < PARALLEL_FROM or workers < 2:
-        done_chunks = (_render_chunk(cards_dir, chunk) for chunk in chunks)
-        for done in done_chunks:
+        for chunk in chunks:
+            done = (warm.submit(_render_chunk, cards_dir, chunk).result() if warm
+                    else _render_chunk(cards_dir, chunk))
             advance(len(done))
             yield from done
         return
     import gc
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(workers, initializer=gc.enable) as pool:  # a fork inherits
-        # a paused collector; rendering makes cyclic garbage
+    with ProcessPoolExecutor(workers, initializer=gc.enable) as pool:
         for done in pool.map(_render_chunk, [cards_dir] * len(chunks), chunks):
             advance(len(done))
             yield from done
@@ -148,12 +187,18 @@ def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
 _renderers: dict[Path, object] = {}  # one Markdown converter per process and cards folder
 
 
-def _render_chunk(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
-                  ) -> list[tuple[str, Rendered]]:
-    from deckgen.render import MarkdownRenderer, render_checked
+def _renderer(cards_dir: Path):
+    from deckgen.render import MarkdownRenderer
 
     root = cards_dir.resolve()
-    renderer = _renderers.get(root) or _renderers.setdefault(root, MarkdownRenderer(root))
+    return _renderers.get(root) or _renderers.setdefault(root, MarkdownRenderer(root))
+
+
+def _render_chunk(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
+                  ) -> list[tuple[str, Rendered]]:
+    from deckgen.render import render_checked
+
+    renderer = _renderer(cards_dir)
     results = []
     for card, topic, key in jobs:
         note, problems = render_checked(card, topic, renderer)

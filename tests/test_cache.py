@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from deckgen import cache, collect, notetypes
+from deckgen import cache, collect, environment, notetypes
 from deckgen.build import build
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
@@ -66,7 +66,7 @@ def test_renderer_upgrade_never_serves_stale_html(cards, tmp_path, monkeypatch):
     library.parent.mkdir()
     library.write_text("VERSION = 1\n")
     monkeypatch.syspath_prepend(str(library.parent))
-    monkeypatch.setattr(cache, "LIBRARIES", (*cache.LIBRARIES, "fake_markdown"))
+    monkeypatch.setattr(environment, "LIBRARIES", (*environment.LIBRARIES, "fake_markdown"))
     out = tmp_path / "build"
     build(cards, out)
 
@@ -204,3 +204,17 @@ def test_a_large_bank_renders_in_a_process_warmed_up_meanwhile(cards, tmp_path, 
     assert collect._renderers == {}  # made and used in the other process
     build(cards, tmp_path / "afresh")
     assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)
+
+
+def test_a_build_with_nothing_to_do_imports_no_heavy_library(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    code = ("import sys\nfrom deckgen.cli import main\n"
+            "try:\n    main(['build', '--cards', sys.argv[1], '--out', sys.argv[2]])\n"
+            "except SystemExit:\n    print(' '.join(sorted(sys.modules)), file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code, cards, out], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.endswith("wrote: nothing (3 unchanged packages left as they are)\n")
+    heavy = {"yaml", "markdown", "pygments", "genanki", "isal", "sqlite3", "pickle",
+             "deckgen.loader", "deckgen.render", "deckgen.package", "deckgen.cache"}
+    assert set(result.stderr.split()) & heavy == set()

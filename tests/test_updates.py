@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from deckgen import cache, notetypes
+from deckgen import environment, notetypes
 from deckgen.state import STATE_FILE
 from helpers import build, import_package, run
 
@@ -139,7 +139,7 @@ def test_field_change_is_refused_unless_accepted(cards, tmp_path, collection, mo
     changed = {key: dataclasses.replace(t, fields=(*t.fields[:-1], "File"))
                for key, t in notetypes.note_types().items()}
     monkeypatch.setattr(notetypes, "note_types", lambda: changed)
-    monkeypatch.setattr(cache, "environment", lambda: "upgraded")
+    monkeypatch.setattr(environment, "digest", lambda: "upgraded")
     refused = run("build", "--cards", cards, "--out", out)
     assert refused.exit_code == 1
     assert refused.stderr.startswith(

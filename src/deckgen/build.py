@@ -12,15 +12,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deckgen import manifest
-from deckgen.cache import CACHE_DIR, Cache
-from deckgen.changes import Changes, TopicChanges, compare
-from deckgen.errors import DeckgenError, Problem, SourceErrors
-from deckgen.model import COMBINED, Location, Note, Topic, digest
-from deckgen.state import STATE_FILE, NoteStamp, State, TypeStamp, load_state, restamp, save_state
+from typing import TYPE_CHECKING
 
-# Only a build with something to do imports the loader, renderer and packager: a
-# no-change build must return in a fraction of a second.
+from deckgen import COMBINED, manifest
+from deckgen.changes import Changes, TopicChanges
+from deckgen.environment import CACHE_DIR
+from deckgen.errors import DeckgenError, Problem, SourceErrors
+
+if TYPE_CHECKING:
+    from deckgen.cache import Cache
+    from deckgen.model import Location, Note, Topic
+    from deckgen.state import State
+
+# Only a build with something to do imports the rest of deckgen, the loader, renderer
+# and packager: a no-change build must return in a fraction of a second.
 
 PACKAGES_FILE = "packages.json"  # in the cache folder: what each package holds
 
@@ -68,6 +73,7 @@ class BuildReport:
 
 def check(cards_dir: Path, cache: Cache | None = None, progress=None) -> Checked:
     """Load, render and lint everything; raise SourceErrors if anything is an error."""
+    from deckgen.cache import Cache
     from deckgen.collect import collect, quietly
 
     if not cards_dir.is_dir():
@@ -83,7 +89,9 @@ def check(cards_dir: Path, cache: Cache | None = None, progress=None) -> Checked
 
 def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool = False,
          cache: Cache | None = None, progress=None) -> Plan:
+    from deckgen.changes import compare
     from deckgen.notetypes import note_types
+    from deckgen.state import STATE_FILE, NoteStamp, State, TypeStamp, load_state, restamp
 
     checked = check(cards_dir, cache, progress)
     state_path = cards_dir / STATE_FILE
@@ -131,6 +139,7 @@ def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
            accept_notetype_change: bool, progress) -> BuildReport:
     from deckgen.cache import load_cache, save_cache
     from deckgen.loader import source_files
+    from deckgen.state import STATE_FILE, save_state
 
     cache = load_cache(out_dir, cards_dir, source_files(cards_dir))
     the_plan = plan(cards_dir, now, accept_notetype_change, cache, progress)
@@ -249,6 +258,8 @@ def _guard_schemas(previous: State, types: dict, state_path: Path) -> None:
 def _fingerprints(rendered: list[tuple[Topic, list[Note]]], state: State) -> dict[str, str]:
     """A digest of what each package holds, by file name: when it changes, the package
     must be written again."""
+    from deckgen.model import digest
+
     notetypes = sorted((k, s.digest, s.mtime) for k, s in state.notetypes.items())
     stamps = state.notes
     fingerprints = {

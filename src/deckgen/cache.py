@@ -12,34 +12,13 @@ from __future__ import annotations
 import hashlib
 import pickle
 from dataclasses import dataclass, field, replace
-from importlib.util import find_spec
 from pathlib import Path
 
-from deckgen import __version__, resources
 from deckgen.atomic import replacing
+from deckgen import environment
+from deckgen.environment import CACHE_DIR
 from deckgen.errors import Problem
 from deckgen.model import Card, Compact, Note, Topic
-
-CACHE_DIR = ".deckgen-cache"
-RENDER_VERSION = 1  # bump when rendering changes in a way the versions below miss
-LIBRARIES = ("markdown", "pymdownx", "pygments", "genanki")
-
-
-def environment() -> str:
-    """One hash of everything outside the sources that shapes the output.
-
-    Files are compared by path, size and mtime: an upgrade rewrites them. This costs
-    a few stat calls, where importing the libraries to ask their versions would cost
-    more than a whole no-change build may take.
-    """
-    ours = Path(__file__).parent
-    files = [*sorted(ours.glob("*.py")), *sorted(resources.TEMPLATES.iterdir())]
-    for library in LIBRARIES:
-        spec = find_spec(library)
-        files.append(Path(spec.origin) if spec and spec.origin else Path(library))
-    content = (__version__, RENDER_VERSION, [_stat(f) for f in files])
-    return hashlib.sha256(repr(content).encode()).hexdigest()[:20]
-
 
 def card_key(card: Card, topic: Topic, env: str) -> str:
     texts = [(t.where.line - card.where.line, t.source) if t else None
@@ -116,7 +95,7 @@ class Cache:
 def load_cache(out_dir: Path, cards_dir: Path, sources: list[Path]) -> Cache:
     """What the last build into `out_dir` left for these sources (a shard a source, so an
     edit rewrites one); nothing where missing, or made for other cards or by other code."""
-    header = (environment(), str(cards_dir))
+    header = (environment.digest(), str(cards_dir))
     cached = Cache(folder=out_dir / CACHE_DIR / "cards", header=header)
     for source in sources:
         if not _shard(cached.folder, source, "html").exists():

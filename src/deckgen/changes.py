@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from deckgen.state import NoteStamp
+if TYPE_CHECKING:
+    from deckgen.state import NoteStamp
 
 KINDS = ("added", "updated", "unchanged", "removed", "renamed")
 

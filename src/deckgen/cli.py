@@ -148,7 +148,7 @@ def show_removed(changes, where) -> None:
 
 
 def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:
-    from deckgen.model import COMBINED
+    from deckgen import COMBINED
     from deckgen.preview import write_preview
 
     build_and_report(cards_dir, out_dir)

@@ -10,7 +10,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from deckgen.cache import Cache, Rendered, SourceFile, card_key, environment
+from deckgen.cache import Cache, Rendered, SourceFile, card_key
+from deckgen import environment
 from deckgen.errors import DeckgenError, Problem
 from deckgen.lints import bank_problems, card_problems
 from deckgen.loader import cross_file_problems, read_topic, source_files
@@ -62,7 +63,7 @@ def _read_sources(cards_dir: Path, old: Cache, new: Cache,
                   ) -> tuple[list[Topic], dict[int, str], list[Problem]]:
     """The topics, each card's cache key (by id() of the card), and the loader's problems."""
     topics, keys, problems = [], {}, []
-    env = environment()
+    env = environment.digest()
     for path in source_files(cards_dir):
         source = _read(cards_dir, path, old, env)
         new.sources[str(path)] = source

@@ -14,7 +14,8 @@ import yaml
 
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
-from deckgen.model import COMBINED, Card, Location, Text, Topic
+from deckgen import COMBINED
+from deckgen.model import Card, Location, Text, Topic
 
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")

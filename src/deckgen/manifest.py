@@ -10,21 +10,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deckgen import cache
+from deckgen import environment
+from deckgen.environment import CACHE_DIR
 
 MANIFEST = "manifest.json"
 
 
 def snapshot(cards_dir: Path, out_dir: Path, packages: list[Path]) -> dict:
     files = {str(p): _stat(p) for p in sorted(cards_dir.rglob("*")) if p.is_file()}
-    return {"environment": cache.environment(), "cards": str(cards_dir), "out": str(out_dir),
+    return {"environment": environment.digest(), "cards": str(cards_dir), "out": str(out_dir),
             "files": files, "packages": {str(p): _stat(p) for p in packages}}
 
 
 def unchanged(cards_dir: Path, out_dir: Path) -> dict | None:
     """The last build's report if nothing it depends on has changed since, else None."""
     try:
-        saved = json.loads((out_dir / cache.CACHE_DIR / MANIFEST).read_text(encoding="utf-8"))
+        saved = json.loads((out_dir / CACHE_DIR / MANIFEST).read_text(encoding="utf-8"))
         packages = [Path(p) for p in saved["snapshot"]["packages"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -34,7 +35,7 @@ def unchanged(cards_dir: Path, out_dir: Path) -> dict | None:
 def written_packages(out_dir: Path) -> dict[str, list[int]]:
     """Size and mtime of each package as the last build left it."""
     try:
-        saved = json.loads((out_dir / cache.CACHE_DIR / MANIFEST).read_text(encoding="utf-8"))
+        saved = json.loads((out_dir / CACHE_DIR / MANIFEST).read_text(encoding="utf-8"))
         return saved["snapshot"]["packages"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
@@ -49,7 +50,7 @@ def save(cards_dir: Path, out_dir: Path, packages: list[Path], report: dict) -> 
     from deckgen.atomic import write_atomically
 
     data = {"snapshot": snapshot(cards_dir, out_dir, packages), "report": report}
-    write_atomically(out_dir / cache.CACHE_DIR / MANIFEST, json.dumps(data, ensure_ascii=False).encode())
+    write_atomically(out_dir / CACHE_DIR / MANIFEST, json.dumps(data, ensure_ascii=False).encode())
 
 
 def _stat(path: Path) -> list[int]:

@@ -10,8 +10,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-COMBINED = "all"  # file stem of the package holding every topic; no topic may take it
-
 
 class Compact:
     """Pickles as its class and field values: the build cache loads several times faster

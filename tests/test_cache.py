@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from deckgen import cache, collect, environment, notetypes
+from deckgen import cache, collect, environment, helper, notetypes
 from deckgen.build import build
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
@@ -170,11 +170,11 @@ def move_last_card(source: Path, target: Path) -> None:
     target.write_text(target.read_text(encoding="utf-8") + sep + card, encoding="utf-8")
 
 
-@pytest.mark.parametrize("warm", [False, True], ids=["here", "in-a-warm-process"])
-def test_incremental_builds_match_a_build_afresh(cards, tmp_path, monkeypatch, warm):
+@pytest.mark.parametrize("helped", [False, True], ids=["alone", "with-a-helper"])
+def test_incremental_builds_match_a_build_afresh(cards, tmp_path, monkeypatch, helped):
     """After each kind of change, the cached build writes what a build with no cache would,
-    whether this process renders the changed cards or a process warmed up meanwhile does."""
-    monkeypatch.setattr(collect, "WARM_FROM", 1 if warm else collect.WARM_FROM)
+    whether it parses and renders the changed files itself or a helper process does."""
+    monkeypatch.setattr(helper, "LARGE", 0 if helped else helper.LARGE)
     out = tmp_path / "build"
     attention, figures = cards / "attention.yaml", cards / "more" / "figures.yaml"
     changes = [
@@ -194,14 +194,17 @@ def test_incremental_builds_match_a_build_afresh(cards, tmp_path, monkeypatch, w
         build(cards, afresh)
         assert package_contents(out, tmp_path) == package_contents(afresh, tmp_path), n
 
-def test_a_large_bank_renders_in_a_process_warmed_up_meanwhile(cards, tmp_path, monkeypatch):
-    monkeypatch.setattr(collect, "WARM_FROM", 5)  # this bank counts as large
+def test_a_large_bank_is_parsed_and_rendered_by_a_helper(cards, tmp_path, monkeypatch):
+    monkeypatch.setattr(helper, "LARGE", 0)  # this bank counts as large
     out = tmp_path / "build"
     build(cards, out)
+    parsed_here = []
+    monkeypatch.setattr(collect, "read_topic", lambda *args: parsed_here.append(args))
     monkeypatch.setattr(collect, "_renderers", {})  # the Markdown converters made here
     edit(cards / "attention.yaml", "梯度", "导数")
     assert build(cards, out).rendered_now == 1
-    assert collect._renderers == {}  # made and used in the other process
+    assert parsed_here == [] and collect._renderers == {}  # both done in the helper
+    monkeypatch.undo()
     build(cards, tmp_path / "afresh")
     assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)
 

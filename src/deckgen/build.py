@@ -21,6 +21,7 @@ from deckgen.errors import DeckgenError, Problem, SourceErrors
 
 if TYPE_CHECKING:
     from deckgen.cache import Cache
+    from deckgen.helper import Helper
     from deckgen.model import Location, Note, Topic
     from deckgen.state import State
 
@@ -71,14 +72,15 @@ class BuildReport:
     rendered_now: int = 0  # cards rendered in this build (the rest came from the cache)
 
 
-def check(cards_dir: Path, cache: Cache | None = None, progress=None) -> Checked:
+def check(cards_dir: Path, cache: Cache | None = None, progress=None,
+          helper: Helper | None = None) -> Checked:
     """Load, render and lint everything; raise SourceErrors if anything is an error."""
     from deckgen.cache import Cache
     from deckgen.collect import collect, quietly
 
     if not cards_dir.is_dir():
         raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
-    collected = collect(cards_dir, cache or Cache(), progress or quietly)
+    collected = collect(cards_dir, cache or Cache(), progress or quietly, helper)
     if any(p.level == "error" for p in collected.problems):
         raise SourceErrors(collected.problems)
     if not collected.rendered:
@@ -88,12 +90,12 @@ def check(cards_dir: Path, cache: Cache | None = None, progress=None) -> Checked
 
 
 def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool = False,
-         cache: Cache | None = None, progress=None) -> Plan:
+         cache: Cache | None = None, progress=None, helper: Helper | None = None) -> Plan:
     from deckgen.changes import compare
     from deckgen.notetypes import note_types
     from deckgen.state import STATE_FILE, NoteStamp, State, TypeStamp, load_state, restamp
 
-    checked = check(cards_dir, cache, progress)
+    checked = check(cards_dir, cache, progress, helper)
     state_path = cards_dir / STATE_FILE
     previous = load_state(state_path)
     types = note_types()
@@ -138,11 +140,14 @@ def _collector_paused() -> Iterator[None]:
 def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
            accept_notetype_change: bool, progress) -> BuildReport:
     from deckgen.cache import load_cache, save_cache
+    from deckgen.helper import helper
     from deckgen.loader import source_files
     from deckgen.state import STATE_FILE, save_state
 
-    cache = load_cache(out_dir, cards_dir, source_files(cards_dir))
-    the_plan = plan(cards_dir, now, accept_notetype_change, cache, progress)
+    sources = source_files(cards_dir)
+    with helper(cards_dir, out_dir, sources) as aide:  # at work while the cache loads
+        cache = load_cache(out_dir, cards_dir, sources)
+        the_plan = plan(cards_dir, now, accept_notetype_change, cache, progress, aide)
     topics = [topic for topic, _ in the_plan.checked.rendered]
     fingerprints = _fingerprints(the_plan.checked.rendered, the_plan.state)
     shipped = _load_json(out_dir / CACHE_DIR / PACKAGES_FILE)

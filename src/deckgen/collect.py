@@ -5,21 +5,23 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from deckgen.cache import Cache, Rendered, SourceFile, card_key
 from deckgen import environment
+from deckgen.cache import Cache, Rendered, SourceFile, card_key
 from deckgen.errors import DeckgenError, Problem
 from deckgen.lints import bank_problems, card_problems
 from deckgen.loader import cross_file_problems, read_topic, source_files
 from deckgen.model import Card, Note, Topic
 
+if TYPE_CHECKING:
+    from deckgen.helper import Helper
+
 PARALLEL_FROM = 400  # fewer cards than this render faster in one process
 CHUNK = 100
-WARM_FROM = 3000  # cached cards: with fewer, reading them leaves no time to warm up meanwhile
 
 Advance = Callable[[int], None]  # told how many more cards are rendered
 Progress = Callable[[int], AbstractContextManager[Advance]]  # given the number to render
@@ -38,15 +40,14 @@ class Collected:
     rendered_now: int  # cards rendered in this run, not taken from the cache
 
 
-def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collected:
+def collect(cards_dir: Path, old: Cache, progress: Progress = quietly,
+            helper: Helper | None = None) -> Collected:
     new = old.successor()
-    warm_up = len(old.cards) >= WARM_FROM and _sources_changed(cards_dir, old)
-    with _warm_renderer(cards_dir, warm_up) as warm:
-        topics, keys, problems = _read_sources(cards_dir, old, new)
-        todo = _reuse_rendered(cards_dir, topics, keys, old, new)
-        with progress(len(todo)) as advance:
-            for key, result in _render_all(cards_dir, todo, advance, warm):
-                new.cards[key] = result
+    topics, keys, problems = _read_sources(cards_dir, old, new, helper)
+    todo = _reuse_rendered(cards_dir, topics, keys, old, new)
+    with progress(len(todo)) as advance:
+        for key, result in _render_all(cards_dir, todo, advance, helper):
+            new.cards[key] = result
 
     rendered = []
     for topic in topics:
@@ -59,13 +60,13 @@ def collect(cards_dir: Path, old: Cache, progress: Progress = quietly) -> Collec
     return Collected(rendered, sorted(problems), new, len(todo))
 
 
-def _read_sources(cards_dir: Path, old: Cache, new: Cache,
+def _read_sources(cards_dir: Path, old: Cache, new: Cache, helper: Helper | None,
                   ) -> tuple[list[Topic], dict[int, str], list[Problem]]:
     """The topics, each card's cache key (by id() of the card), and the loader's problems."""
     topics, keys, problems = [], {}, []
     env = environment.digest()
     for path in source_files(cards_dir):
-        source = _read(cards_dir, path, old, env)
+        source = _read(cards_dir, path, old, env, helper)
         new.sources[str(path)] = source
         if source is not old.sources.get(str(path)):
             new.changed.add(str(path))
@@ -115,63 +116,31 @@ def _valid_hits(cached: Cache, keys: list[str]) -> dict[str, Rendered]:
     return {key: hit for key, hit in hits.items() if hit is not None and hit.still_valid()}
 
 
-def _read(cards_dir: Path, path: Path, old: Cache, env: str) -> SourceFile:
+def _read(cards_dir: Path, path: Path, old: Cache, env: str, helper: Helper | None,
+          ) -> SourceFile:
     """The parsed file, from the cache while its bytes are unchanged."""
     st = path.stat()
     stat = (st.st_size, st.st_mtime_ns)
     cached = old.sources.get(str(path))
     if cached is not None and cached.stat == stat:
         return cached
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
     if cached is not None and cached.digest == digest:
         return replace(cached, stat=stat)
-    topic, problems = read_topic(cards_dir, path)
+    parsed = helper.parsed(path, digest) if helper else None
+    topic, problems = parsed or read_topic(cards_dir, path, raw)
     keys = tuple(card_key(card, topic, env) for card in topic.cards) if topic else ()
     return SourceFile(stat, digest, topic, tuple(problems), keys)
 
 
-def _sources_changed(cards_dir: Path, cached: Cache) -> bool:
-    """Whether some source file differs from its cached parse (so cards may need rendering)."""
-    for path in source_files(cards_dir):
-        st, entry = path.stat(), cached.sources.get(str(path))
-        if entry is None or entry.stat != (st.st_size, st.st_mtime_ns):
-            return True
-    return False
-
-
-@contextmanager
-def _warm_renderer(cards_dir: Path, wanted: bool) -> Iterator[Executor | None]:
-    """A process that sets up the renderer while this one reads the cache and the sources.
-
-    Importing Markdown, Pygments and genanki and making the converter cost a tenth of a
-    one-card rebuild of a large bank; a second core pays that while this one is busy."""
-    if not wanted or (os.cpu_count() or 1) < 2:
-        yield None
-        return
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(1, initializer=_warm_up, initargs=(cards_dir,))
-    try:
-        pool.submit(int)  # start it now
-        yield pool
-    finally:
-        pool.shutdown(wait=False)  # its exit overlaps the rest of the build
-
-
-def _warm_up(cards_dir: Path) -> None:
-    import gc
-
-    gc.enable()  # a fork inherits a paused collector; rendering makes cyclic garbage
-    _renderer(cards_dir)
-
-
 def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]], advance: Advance,
-                warm: Executor | None = None) -> Iterator[tuple[str, Rendered]]:
+                helper: Helper | None) -> Iterator[tuple[str, Rendered]]:
     chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     workers = min(os.cpu_count() or 1, len(chunks))
     if len(jobs) < PARALLEL_FROM or workers < 2:
         for chunk in chunks:
-            done = (warm.submit(_render_chunk, cards_dir, chunk).result() if warm
+            done = (helper.submit(_render_chunk, cards_dir, chunk).result() if helper
                     else _render_chunk(cards_dir, chunk))
             advance(len(done))
             yield from done
@@ -186,6 +155,11 @@ def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]], advance: A
 
 
 _renderers: dict[Path, object] = {}  # one Markdown converter per process and cards folder
+
+
+def warm_up(cards_dir: Path) -> None:
+    """Import the renderer and make this process's converter, ahead of rendering."""
+    _renderer(cards_dir)
 
 
 def _renderer(cards_dir: Path):

@@ -29,10 +29,12 @@ def source_files(cards_dir: Path) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
-def read_topic(cards_dir: Path, path: Path) -> tuple[Topic | None, list[Problem]]:
-    """One source file: its topic (None if unusable) and the problems found in it."""
+def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,
+               ) -> tuple[Topic | None, list[Problem]]:
+    """One source file (its bytes, if already read): its topic (None if unusable) and the
+    problems found in it."""
     reader = _FileReader(cards_dir, path)
-    topic = reader.read()
+    topic = reader.read(path.read_bytes() if raw is None else raw)
     return topic, reader.problems
 
 
@@ -46,8 +48,8 @@ class _FileReader:
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.shown, line, message))
 
-    def read(self) -> Topic | None:
-        root = self._parse()
+    def read(self, raw: bytes) -> Topic | None:
+        root = self._parse(raw)
         if root is None:
             return None
         if not isinstance(root, yaml.MappingNode):
@@ -68,8 +70,7 @@ class _FileReader:
             return None
         return Topic(topic_id, deck, self.path, self.label, tuple(cards), tags)
 
-    def _parse(self) -> yaml.Node | None:
-        raw = self.path.read_bytes()
+    def _parse(self, raw: bytes) -> yaml.Node | None:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:

@@ -48,6 +48,27 @@ def test_build_reports_what_it_wrote(cards, tmp_path):
     ]
 
 
+def test_a_gone_topic_takes_its_package_along(cards, tmp_path):
+    out = tmp_path / "out"
+    run("build", "--cards", cards, "--out", out)
+    (cards / "more" / "figures.yaml").unlink()
+    result = run("build", "--cards", cards, "--out", out)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == (
+        f"deleted: {out / 'figures.apkg'} (their topic files are gone)")
+    assert sorted(p.name for p in out.glob("*.apkg")) == ["all.apkg", "attention.apkg"]
+    assert not (out / ".deckgen-cache" / "databases" / "figures.anki2").exists()
+
+
+def test_a_package_changed_by_hand_is_never_deleted(cards, tmp_path):
+    out = tmp_path / "out"
+    run("build", "--cards", cards, "--out", out)
+    (out / "figures.apkg").write_bytes(b"mine now")
+    (cards / "more" / "figures.yaml").unlink()
+    assert "deleted" not in run("build", "--cards", cards, "--out", out).stdout
+    assert (out / "figures.apkg").read_bytes() == b"mine now"
+
+
 def test_console_entry_point_reports_errors_without_traceback(tmp_path):
     import subprocess
     import sys

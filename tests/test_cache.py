@@ -185,6 +185,7 @@ def test_incremental_builds_match_a_build_afresh(cards, tmp_path, monkeypatch, h
         lambda: edit(attention, "  - id: attention-formula", "  - id: attention-cloze"),
         lambda: move_last_card(attention, figures),
         lambda: edit(attention, "导数", "梯度"),
+        lambda: figures.unlink(),
     ]
     build(cards, out)
     for n, change in enumerate(changes):
@@ -221,3 +222,28 @@ def test_a_build_with_nothing_to_do_imports_no_heavy_library(cards, tmp_path):
     heavy = {"yaml", "markdown", "pygments", "genanki", "isal", "sqlite3", "pickle",
              "deckgen.loader", "deckgen.render", "deckgen.package", "deckgen.cache"}
     assert set(result.stderr.split()) & heavy == set()
+
+
+def combined_note_ids(out: Path, tmp_path: Path) -> dict[str, int]:
+    database = tmp_path / "all-ids.anki2"
+    database.write_bytes(collection_bytes(out / "all.apkg"))
+    with sqlite3.connect(database) as conn:
+        return dict(conn.execute("SELECT guid, id FROM notes"))
+
+
+def test_the_combined_package_copies_only_the_edited_topic(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    before = combined_note_ids(out, tmp_path)
+    edit(cards / "attention.yaml", "梯度", "导数")
+    build(cards, out)
+    after = combined_note_ids(out, tmp_path)
+    moved = {guid for guid in before if after[guid] != before[guid]}
+    assert len(moved) == 3  # attention's notes, copied again; figures' two kept their rows
+    # A combined database changed since the last build is not trusted: all is copied again.
+    database = out / ".deckgen-cache" / "databases" / "all.anki2"
+    database.write_bytes(b"not a database")
+    edit(cards / "attention.yaml", "导数", "梯度")
+    build(cards, out)
+    build(cards, tmp_path / "afresh")
+    assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)

@@ -70,6 +70,7 @@ class BuildReport:
     packages: list[Package]
     where: dict[str, Location] = field(default_factory=dict)
     rendered_now: int = 0  # cards rendered in this build (the rest came from the cache)
+    deleted: list[Path] = field(default_factory=list)  # packages of topics that are gone
 
 
 def check(cards_dir: Path, cache: Cache | None = None, progress=None,
@@ -163,10 +164,20 @@ def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
     stale_topics = [t for t in topics
                     if not current(f"{t.id}.apkg", databases / f"{t.id}.anki2")]
     stale_combined = bool(stale_topics) or not current(f"{COMBINED}.apkg")
+    combined_db = databases / f"{COMBINED}.anki2"  # the last build's, if untouched since,
+    # holds the topics that are not stale as they are: the combined package updates it
+    untouched = _stat(combined_db) is not None and _stat(combined_db) == shipped.get(combined_db.name)
+    kept = {t.id for t in topics if t not in stale_topics} if untouched else set()
+    orphans = [Path(p) for p in written if Path(p) not in _package_paths(topics, out_dir)
+               and manifest.is_as_written(Path(p), written)]  # left as this tool wrote them
     if not dry_run:
         if stale_topics or stale_combined:
-            _write_packages(the_plan, stale_topics, stale_combined, out_dir, databases)
-        _save_json(out_dir / CACHE_DIR / PACKAGES_FILE, fingerprints)
+            _write_packages(the_plan, stale_topics, stale_combined, kept, out_dir, databases)
+        for orphan in orphans:
+            orphan.unlink()
+            (databases / orphan.with_suffix(".anki2").name).unlink(missing_ok=True)
+        _save_json(out_dir / CACHE_DIR / PACKAGES_FILE,
+                   {**fingerprints, combined_db.name: _stat(combined_db)})
         save_cache(the_plan.checked.cache)
         save_state(cards_dir / STATE_FILE, the_plan.state)
         manifest.save(cards_dir, out_dir, _package_paths(topics, out_dir),
@@ -175,7 +186,7 @@ def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
     packages = [Package(path, notes, path.stem in rewritten)
                 for path, notes in _package_notes(the_plan, out_dir).items()]
     return BuildReport(the_plan.changes, the_plan.checked.warnings, packages,
-                       the_plan.checked.where, the_plan.checked.rendered_now)
+                       the_plan.checked.where, the_plan.checked.rendered_now, orphans)
 
 
 def _package_paths(topics: list[Topic], out_dir: Path) -> list[Path]:
@@ -188,7 +199,7 @@ def _package_notes(the_plan: Plan, out_dir: Path) -> dict[Path, int]:
     return counts
 
 
-def _write_packages(the_plan: Plan, stale_topics: list[Topic], combined: bool,
+def _write_packages(the_plan: Plan, stale_topics: list[Topic], combined: bool, kept: set[str],
                     out_dir: Path, databases: Path) -> None:
     """Write the stale packages to temporary files, then move them all into place.
 
@@ -223,8 +234,10 @@ def _write_packages(the_plan: Plan, stale_topics: list[Topic], combined: bool,
             decks = [DeckContent(t, tuple(n)) for t, n in the_plan.checked.rendered]
             topic_dbs = [current.get(d.topic.id, databases / f"{d.topic.id}.anki2")
                          for d in decks]
-            path = out_dir / f"{COMBINED}.apkg"
-            moves.append((write_combined(path, topic_dbs, decks, types, type_mtimes), path))
+            path, final_db = out_dir / f"{COMBINED}.apkg", databases / f"{COMBINED}.anki2"
+            package, database = write_combined(path, final_db, topic_dbs, decks, types,
+                                               type_mtimes, kept)
+            moves += [(package, path), (database, final_db)]
     except BaseException:
         for tmp, _ in moves:
             tmp.unlink(missing_ok=True)
@@ -273,6 +286,14 @@ def _fingerprints(rendered: list[tuple[Topic, list[Note]]], state: State) -> dic
         for topic, notes in rendered}
     fingerprints[f"{COMBINED}.apkg"] = digest(list(fingerprints.values()))  # in topic order
     return fingerprints
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _load_json(path: Path) -> dict:

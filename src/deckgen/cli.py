@@ -133,6 +133,9 @@ def build_and_report(cards_dir: Path, out_dir: Path, dry_run: bool = False,
     kept = len(report.packages) - len(written)
     click.echo(f"{verb}: {', '.join(written) or 'nothing'}"
                + (f" ({kept} unchanged packages left as they are)" if kept else ""))
+    if report.deleted:
+        click.echo(f"{'would delete' if dry_run else 'deleted'}:"
+                   f" {', '.join(map(str, report.deleted))} (their topic files are gone)")
     return report
 
 

@@ -72,20 +72,44 @@ def write_topic(path: Path, database: Path, content: DeckContent,
         raise
 
 
-def write_combined(path: Path, databases: list[Path], decks: list[DeckContent],
-                   notetypes: dict[str, NoteType], notetype_mtimes: dict[str, int]) -> Path:
-    """Write the package of every topic, copying notes and cards from the topics'
-    databases in SQL: no topic's rendered text needs to be in memory."""
-    database = temp_beside(path.with_suffix(".anki2"))
+def write_combined(path: Path, database: Path, databases: list[Path], decks: list[DeckContent],
+                   notetypes: dict[str, NoteType], notetype_mtimes: dict[str, int],
+                   kept: set[str]) -> tuple[Path, Path]:
+    """Write the package of every topic and its collection database to temporary files
+    beside `path` and `database`, copying notes and cards from the topics' databases in
+    SQL: no topic's rendered text needs to be in memory.
+
+    The last build's combined `database` is updated rather than rebuilt when `kept`
+    names the topics it still holds as they are: only the others' rows are copied."""
+    database_tmp = temp_beside(database)
     try:
-        with _open(database) as conn:
+        if kept:
+            shutil.copyfile(database, database_tmp)
+        with _open(database_tmp, create=not kept) as conn:
+            next_id = _drop_topics_but(conn, {ids.deck_id(t) for t in kept}) if kept else 0
             _add_decks(conn, decks, _models(notetypes, notetype_mtimes))
-            next_id = _now_ms()
-            for topic_database in databases:
-                next_id = _copy_rows(conn, topic_database, next_id)
-        return _zip(path, database, _media(decks))
-    finally:
-        database.unlink()
+            next_id = max(next_id, _now_ms())
+            for deck, topic_database in zip(decks, databases):
+                if deck.topic.id not in kept:
+                    next_id = _copy_rows(conn, topic_database, next_id)
+        return _zip(path, database_tmp, _media(decks)), database_tmp
+    except BaseException:
+        database_tmp.unlink(missing_ok=True)
+        raise
+
+
+def _drop_topics_but(conn: sqlite3.Connection, deck_ids: set[int]) -> int:
+    """Delete every topic's notes and cards but those of `deck_ids`, and the decks and
+    note types (written again next); return the first row id free after those kept."""
+    kept = ",".join(map(str, deck_ids))  # integers: nothing to escape
+    conn.execute("PRAGMA secure_delete = ON")  # freed pages zeroed: they deflate to nothing
+    conn.execute(f"DELETE FROM notes WHERE id IN (SELECT nid FROM cards WHERE did NOT IN ({kept}))")
+    conn.execute(f"DELETE FROM cards WHERE did NOT IN ({kept})")
+    conn.execute("DELETE FROM col")
+    conn.executescript(APKG_COL)
+    (high,) = conn.execute("SELECT max(id) FROM (SELECT max(id) AS id FROM notes"
+                           " UNION ALL SELECT max(id) FROM cards)").fetchone()
+    return (high or 0) + 1
 
 
 def _models(notetypes: dict[str, NoteType], mtimes: dict[str, int]) -> dict:
@@ -102,8 +126,8 @@ def _now_ms() -> int:
 
 
 @contextmanager
-def _open(database: Path) -> Iterator[sqlite3.Connection]:
-    """A new collection in a scratch file: no journal, no fsync.
+def _open(database: Path, create: bool = True) -> Iterator[sqlite3.Connection]:
+    """A collection in a scratch file, new unless `create` is false: no journal, no fsync.
 
     Pages of 16 KiB rather than SQLite's 4 KiB: notes of a kilobyte or two waste less of
     each page, so the file is 15% smaller, and it copies and deflates a quarter faster."""
@@ -112,8 +136,9 @@ def _open(database: Path) -> Iterator[sqlite3.Connection]:
         conn.execute("PRAGMA page_size = 16384")  # before the first table
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.executescript(APKG_SCHEMA)
-        conn.executescript(APKG_COL)
+        if create:
+            conn.executescript(APKG_SCHEMA)
+            conn.executescript(APKG_COL)
         yield conn
         conn.commit()
     finally:

@@ -247,3 +247,20 @@ def test_the_combined_package_copies_only_the_edited_topic(cards, tmp_path):
     build(cards, out)
     build(cards, tmp_path / "afresh")
     assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)
+
+
+def test_a_helper_that_died_is_done_without(cards, tmp_path):
+    import signal
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    fifo = tmp_path / "blocks.yaml"  # reading it blocks the helper until it is killed
+    os.mkfifo(fifo)
+    with ProcessPoolExecutor(1) as pool:
+        aide = helper.Helper(pool, cards, [fifo])
+        while not pool._processes:
+            time.sleep(0.01)
+        for process in list(pool._processes.values()):  # killed, as by the OOM killer
+            os.kill(process.pid, signal.SIGKILL)
+        assert aide.parsed(fifo, "any digest") is None  # so the build parses it itself
+        assert aide.run(sum, [1, 2]) == 3  # and renders here

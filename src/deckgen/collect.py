@@ -140,7 +140,7 @@ def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]], advance: A
     workers = min(os.cpu_count() or 1, len(chunks))
     if len(jobs) < PARALLEL_FROM or workers < 2:
         for chunk in chunks:
-            done = (helper.submit(_render_chunk, cards_dir, chunk).result() if helper
+            done = (helper.run(_render_chunk, cards_dir, chunk) if helper
                     else _render_chunk(cards_dir, chunk))
             advance(len(done))
             yield from done

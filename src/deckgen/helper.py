@@ -10,19 +10,19 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deckgen.environment import CACHE_DIR
+from deckgen.manifest import MANIFEST
 
 if TYPE_CHECKING:
     from deckgen.errors import Problem
     from deckgen.model import Topic
 
 LARGE = 3_000_000  # bytes of YAML (some 3,000 cards): a smaller build ends before it helps
-MANIFEST = "manifest.json"  # written at the end of each build
 
 
 class Helper:
@@ -38,11 +38,18 @@ class Helper:
         future = self._parsed.get(path)
         if future is None:
             return None
-        read_digest, result = future.result()
+        try:
+            read_digest, result = future.result()
+        except BrokenExecutor:  # the helper died (killed, out of memory): parse here
+            return None
         return result if read_digest == digest else None
 
-    def submit(self, fn, *args) -> Future:
-        return self._pool.submit(fn, *args)
+    def run(self, fn, *args):
+        """fn(*args) in the helper, or here if the helper died."""
+        try:
+            return self._pool.submit(fn, *args).result()
+        except BrokenExecutor:
+            return fn(*args)
 
 
 @contextmanager
@@ -54,7 +61,7 @@ def helper(cards_dir: Path, out_dir: Path, sources: list[Path]) -> Iterator[Help
     """
     stats = [path.stat() for path in sources]
     try:
-        last_build = (out_dir / CACHE_DIR / MANIFEST).stat().st_mtime_ns
+        last_build = (out_dir / CACHE_DIR / MANIFEST).stat().st_mtime_ns  # written last
     except OSError:
         last_build = None  # a cold build renders in a pool of its own
     if (last_build is None or (os.cpu_count() or 1) < 2

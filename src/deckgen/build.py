@@ -164,12 +164,9 @@ def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
     stale_topics = [t for t in topics
                     if not current(f"{t.id}.apkg", databases / f"{t.id}.anki2")]
     stale_combined = bool(stale_topics) or not current(f"{COMBINED}.apkg")
-    combined_db = databases / f"{COMBINED}.anki2"  # the last build's, if untouched since,
-    # holds the topics that are not stale as they are: the combined package updates it
-    untouched = _stat(combined_db) is not None and _stat(combined_db) == shipped.get(combined_db.name)
-    kept = {t.id for t in topics if t not in stale_topics} if untouched else set()
-    orphans = [Path(p) for p in written if Path(p) not in _package_paths(topics, out_dir)
-               and manifest.is_as_written(Path(p), written)]  # left as this tool wrote them
+    combined_db = databases / f"{COMBINED}.anki2"
+    kept = _kept_in_combined(combined_db, shipped, topics, stale_topics)
+    orphans = _orphans(out_dir, written, topics)
     if not dry_run:
         if stale_topics or stale_combined:
             _write_packages(the_plan, stale_topics, stale_combined, kept, out_dir, databases)
@@ -187,6 +184,23 @@ def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
                 for path, notes in _package_notes(the_plan, out_dir).items()]
     return BuildReport(the_plan.changes, the_plan.checked.warnings, packages,
                        the_plan.checked.where, the_plan.checked.rendered_now, orphans)
+
+
+def _kept_in_combined(combined_db: Path, shipped: dict, topics: list[Topic],
+                      stale_topics: list[Topic]) -> set[str]:
+    """The topics the last build's combined database holds as they are now, so that the
+    combined package can update it: none unless it is as that build left it."""
+    base = _stat(combined_db)
+    if base is None or base != shipped.get(combined_db.name):
+        return set()
+    return {t.id for t in topics if t not in stale_topics}
+
+
+def _orphans(out_dir: Path, written: dict, topics: list[Topic]) -> list[Path]:
+    """Packages an earlier build wrote for topics that are gone, untouched since."""
+    current = _package_paths(topics, out_dir)
+    return [Path(p) for p in written
+            if Path(p) not in current and manifest.is_as_written(Path(p), written)]
 
 
 def _package_paths(topics: list[Topic], out_dir: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from deckgen.atomic import replacing
 from deckgen import environment
-from deckgen.environment import CACHE_DIR
+from deckgen.environment import CACHE_DIR, file_stat
 from deckgen.errors import Problem
 from deckgen.model import Card, Compact, Note, Topic
 
@@ -39,14 +39,15 @@ class Rendered(Compact):
     @classmethod
     def of(cls, card: Card, note: Note, problems: list[Problem]) -> Rendered:
         relative = tuple(replace(p, path="", line=p.line - card.where.line) for p in problems)
-        return cls(note, relative, tuple(_stat(m.path) for m in note.media))
+        return cls(note, relative, tuple(file_stat(m.path) for m in note.media))
 
     def problems_at(self, card: Card) -> list[Problem]:
         return [replace(p, path=card.where.path, line=card.where.line + p.line)
                 for p in self.problems]
 
     def still_valid(self) -> bool:
-        return all(_stat(Path(path)) == (path, size, mtime) for path, size, mtime in self.images)
+        return all(file_stat(Path(path)) == (path, size, mtime)
+                   for path, size, mtime in self.images)
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,3 @@ def _load(path: Path, header: tuple):
 def _dump(target: Path, data: object) -> None:
     with replacing(target) as tmp, open(tmp, "wb") as f:  # streamed: no copy in memory
         pickle.dump(data, f, pickle.HIGHEST_PROTOCOL)
-
-
-def _stat(path: Path) -> tuple[str, int, int]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (str(path), -1, -1)
-    return (str(path), st.st_size, st.st_mtime_ns)

@@ -29,11 +29,12 @@ def digest() -> str:
     for library in LIBRARIES:
         spec = find_spec(library)
         files.append(Path(spec.origin) if spec and spec.origin else Path(library))
-    content = (__version__, RENDER_VERSION, [_stat(f) for f in files])
+    content = (__version__, RENDER_VERSION, [file_stat(f) for f in files])
     return hashlib.sha256(repr(content).encode()).hexdigest()[:20]
 
 
-def _stat(path: Path) -> tuple[str, int, int]:
+def file_stat(path: Path) -> tuple[str, int, int]:
+    """Path, size and mtime: a file rewritten (an upgrade, an edited image) differs."""
     try:
         st = path.stat()
     except OSError:

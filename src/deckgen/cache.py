@@ -20,6 +20,7 @@ from deckgen.environment import CACHE_DIR, file_stat
 from deckgen.errors import Problem
 from deckgen.model import Card, Compact, Note, Topic
 
+
 def card_key(card: Card, topic: Topic, env: str) -> str:
     texts = [(t.where.line - card.where.line, t.source) if t else None
              for t in (card.front, card.back, card.cloze, card.extra)]

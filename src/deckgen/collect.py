@@ -89,15 +89,17 @@ def _reuse_rendered(cards_dir: Path, topics: list[Topic], keys: dict[int, str], 
             new.changed.add(str(topic.source))
             old.fill(str(topic.source))  # the cards kept are saved again, text and all
             hits = _valid_hits(old, list(hits))
-        misses = [(i, card) for i, card in enumerate(topic.cards)
-                  if keys[id(card)] not in hits]
-        if any(card.is_outline for _, card in misses):  # an image changed, not the source
-            texts = _cards_with_text(cards_dir, topic)
-            misses = [(i, texts[i]) for i, _ in misses]
-        for card in topic.cards:
-            if (hit := hits.get(keys[id(card)])) is not None:
-                new.cards[keys[id(card)]] = hit
-        todo += [(card, alone, keys[id(topic.cards[i])]) for i, card in misses]
+        misses = []  # (index, key) of the cards to render
+        for i, card in enumerate(topic.cards):
+            key = keys[id(card)]
+            if (hit := hits.get(key)) is not None:
+                new.cards[key] = hit
+            else:
+                misses.append((i, key))
+        cards = topic.cards
+        if any(cards[i].is_outline for i, _ in misses):  # an image changed, not the source
+            cards = _cards_with_text(cards_dir, topic)
+        todo += [(cards[i], alone, key) for i, key in misses]
     return todo
 
 

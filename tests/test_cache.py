@@ -140,6 +140,16 @@ def test_a_package_replaced_by_hand_is_written_again(cards, tmp_path):
     assert notes_in(out / "figures.apkg", tmp_path) == notes_in(tmp_path / "good.apkg", tmp_path)
 
 
+def test_a_package_deleted_by_hand_is_written_again(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    good = notes_in(out / "figures.apkg", tmp_path)
+    (out / "figures.apkg").unlink()
+    report = build(cards, out)  # nothing else changed
+    assert [p.path.name for p in report.packages if p.written] == ["figures.apkg"]
+    assert notes_in(out / "figures.apkg", tmp_path) == good
+
+
 def notes_in(package: Path, tmp_path: Path) -> list:
     database = tmp_path / f"{package.stem}.anki2"
     database.write_bytes(collection_bytes(package))

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from deckgen import COMBINED, manifest
@@ -163,7 +162,7 @@ def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
 
     stale_topics = [t for t in topics
                     if not current(f"{t.id}.apkg", databases / f"{t.id}.anki2")]
-    stale_combined = bool(stale_topics) or not current(f"{COMBINED}.apkg")
+    stale_combined = not current(f"{COMBINED}.apkg")  # its fingerprint covers the topics'
     combined_db = databases / f"{COMBINED}.anki2"
     kept = _kept_in_combined(combined_db, shipped, topics, stale_topics)
     orphans = _orphans(out_dir, written, topics)
@@ -174,7 +173,7 @@ def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
             orphan.unlink()
             (databases / orphan.with_suffix(".anki2").name).unlink(missing_ok=True)
         _save_json(out_dir / CACHE_DIR / PACKAGES_FILE,
-                   {**fingerprints, combined_db.name: _stat(combined_db)})
+                   {**fingerprints, combined_db.name: manifest.stat_of(combined_db)})
         save_cache(the_plan.checked.cache)
         save_state(cards_dir / STATE_FILE, the_plan.state)
         manifest.save(cards_dir, out_dir, _package_paths(topics, out_dir),
@@ -190,7 +189,7 @@ def _kept_in_combined(combined_db: Path, shipped: dict, topics: list[Topic],
                       stale_topics: list[Topic]) -> set[str]:
     """The topics the last build's combined database holds as they are now, so that the
     combined package can update it: none unless it is as that build left it."""
-    base = _stat(combined_db)
+    base = manifest.stat_of(combined_db)
     if base is None or base != shipped.get(combined_db.name):
         return set()
     return {t.id for t in topics if t not in stale_topics}
@@ -270,7 +269,7 @@ def _report_to_repeat(the_plan: Plan, out_dir: Path) -> dict:
 
 def _unchanged_report(report: dict) -> BuildReport:
     topics = {topic: TopicChanges(unchanged=ids) for topic, ids in report["topics"].items()}
-    warnings = [Problem(**{k: v for k, v in p.items()}) for p in report["warnings"]]
+    warnings = [Problem(**p) for p in report["warnings"]]
     packages = [Package(Path(path), notes, False) for path, notes in report["packages"].items()]
     return BuildReport(Changes(topics, []), warnings, packages)
 
@@ -300,14 +299,6 @@ def _fingerprints(rendered: list[tuple[Topic, list[Note]]], state: State) -> dic
         for topic, notes in rendered}
     fingerprints[f"{COMBINED}.apkg"] = digest(list(fingerprints.values()))  # in topic order
     return fingerprints
-
-
-def _stat(path: Path) -> list[int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
 
 
 def _load_json(path: Path) -> dict:

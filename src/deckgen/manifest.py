@@ -17,9 +17,9 @@ MANIFEST = "manifest.json"
 
 
 def snapshot(cards_dir: Path, out_dir: Path, packages: list[Path]) -> dict:
-    files = {str(p): _stat(p) for p in sorted(cards_dir.rglob("*")) if p.is_file()}
+    files = {str(p): stat_of(p) for p in sorted(cards_dir.rglob("*")) if p.is_file()}
     return {"environment": environment.digest(), "cards": str(cards_dir), "out": str(out_dir),
-            "files": files, "packages": {str(p): _stat(p) for p in packages}}
+            "files": files, "packages": {str(p): stat_of(p) for p in packages}}
 
 
 def unchanged(cards_dir: Path, out_dir: Path) -> dict | None:
@@ -43,7 +43,8 @@ def written_packages(out_dir: Path) -> dict[str, list[int]]:
 
 def is_as_written(path: Path, written: dict[str, list[int]]) -> bool:
     """Whether `path` is still the file the last build wrote (not deleted or replaced)."""
-    return path.exists() and written.get(str(path)) == _stat(path)
+    stat = stat_of(path)
+    return stat is not None and written.get(str(path)) == stat
 
 
 def save(cards_dir: Path, out_dir: Path, packages: list[Path], report: dict) -> None:
@@ -53,6 +54,10 @@ def save(cards_dir: Path, out_dir: Path, packages: list[Path], report: dict) -> 
     write_atomically(out_dir / CACHE_DIR / MANIFEST, json.dumps(data, ensure_ascii=False).encode())
 
 
-def _stat(path: Path) -> list[int]:
-    st = path.stat()
+def stat_of(path: Path) -> list[int] | None:
+    """Size and mtime, or None for a file that is gone."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
     return [st.st_size, st.st_mtime_ns]

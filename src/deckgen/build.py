@@ -147,8 +147,10 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
                         {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
     changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics])
-    where = {n.card_id: Location(sources.shown(t.record.source), n.line)
-             for t in checked.topics for n in t.record.notes}
+    where = {}
+    for topic in checked.topics:
+        path = sources.shown(topic.record.source)
+        where.update((n.card_id, Location(path, n.line)) for n in topic.record.notes)
     return Plan(checked, sources, state, changes, where)
 
 
@@ -158,22 +160,23 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
     """Write one package per topic plus the combined one, each only if its content changed;
     write nothing at all on any error, or with `dry_run`."""
     restamp = frozenset(restamp)
-    if not restamp and (report := _unchanged(cards_dir, out_dir)) is not None:
+    if not restamp and (report := unchanged(cards_dir, out_dir)) is not None:
         return report
     with _collector_paused():
         return _work(cards_dir, out_dir, now, dry_run, accept_notetype_change, restamp,
                      progress)
 
 
-def _unchanged(cards_dir: Path, out_dir: Path) -> BuildReport | None:
-    """The last build's report, if no input, output or environment changed since."""
+def unchanged(cards_dir: Path, out_dir: Path, outputs: bool = True) -> BuildReport | None:
+    """The last build's report, if no input, environment or (with `outputs`) package
+    changed since: then `check` and `diff` have nothing to add, and `build` nothing to do."""
     previous = record.load(out_dir)
     if previous.environment != environment.digest():
         return None
     if record.digests(_fingerprint(cards_dir)) != previous.inputs:
         return None
-    if not all(record.is_as_written(out_dir / name, output)
-               for name, output in previous.outputs.items()):
+    if outputs and not all(record.is_as_written(out_dir / name, output)
+                           for name, output in previous.outputs.items()):
         return None
     warnings = previous.problems()
     try:
@@ -228,7 +231,7 @@ def _work(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
         if stale or combined_stale:
             topics = [with_notes(the_plan.sources, t) if t.record.id in stale else t
                       for t in topics]
-            rendered_now += sum(len(t.record.notes) for t, before in
+            rendered_now += sum(len(t.record.notes) for t, before in  # shards unusable
                                 zip(topics, the_plan.checked.topics) if t.shard is not before.shard)
             _write_packages(the_plan, topics, stale, combined_stale, out_dir)
         for orphan in orphans:

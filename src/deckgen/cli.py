@@ -50,22 +50,28 @@ def build(cards_dir: Path, out_dir: Path, dry_run: bool, accept_notetype_change:
 def check(cards_dir: Path, out_dir: Path, output: str) -> None:
     """Validate and lint the sources without writing anything (the last build's cache in
     OUT is read, to skip what has not changed since)."""
-    from deckgen.build import check as check_sources
+    from deckgen.build import check as check_sources, unchanged
     from deckgen.errors import SourceErrors
 
+    try:
+        if (report := unchanged(cards_dir, out_dir, outputs=False)) is not None:
+            problems = report.warnings
+            cards, topics = sum(len(t.unchanged) for t in report.changes.topics.values()), len(
+                report.changes.topics)
+        else:
+            checked = check_sources(cards_dir, out_dir)
+            problems, cards, topics = checked.warnings, checked.card_count, len(checked.topics)
+    except SourceErrors as errors:
+        if output != "json":
+            raise
+        problems, cards, topics = errors.problems, None, 0
     if output == "json":
-        try:
-            problems, cards = check_sources(cards_dir, out_dir).warnings, True
-        except SourceErrors as errors:
-            problems, cards = errors.problems, False
         click.echo(json.dumps({"problems": [p.as_dict() for p in problems]},
                               ensure_ascii=False, indent=1))
-        raise SystemExit(0 if cards else 1)
-    checked = check_sources(cards_dir, out_dir)
-    show_problems(checked.warnings)
-    notes, topics = checked.card_count, len(checked.topics)
-    outcome = plural(len(checked.warnings), "warning") if checked.warnings else "no problems"
-    click.echo(f"{cards_dir}: {plural(notes, 'card')} in {plural(topics, 'topic')}, {outcome}")
+        raise SystemExit(0 if cards is not None else 1)
+    show_problems(problems)
+    outcome = plural(len(problems), "warning") if problems else "no problems"
+    click.echo(f"{cards_dir}: {plural(cards, 'card')} in {plural(topics, 'topic')}, {outcome}")
 
 
 @main.command()
@@ -73,8 +79,11 @@ def check(cards_dir: Path, out_dir: Path, output: str) -> None:
 @out_option
 def diff(cards_dir: Path, out_dir: Path) -> None:
     """List the cards changed since the last build, with file:line."""
-    from deckgen.build import plan
+    from deckgen.build import plan, unchanged
 
+    if unchanged(cards_dir, out_dir, outputs=False) is not None:
+        click.echo("no changes since the last build")
+        return
     the_plan = plan(cards_dir, out_dir, accept_notetype_change=True)
     where = the_plan.where
     total = the_plan.changes.total

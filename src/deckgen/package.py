@@ -170,7 +170,8 @@ def _add_notes(conn: sqlite3.Connection, content: DeckContent, models: dict,
         notes.append((note_id, note.guid, model.model_id, mtime, -1,
                       f" {' '.join(note.tags)} ", "\x1f".join(note.fields), note.fields[0],
                       0, 0, ""))
-        cards += [(next(row_ids), note_id, deck_id, ordinal, mtime, -1, 0, 0, len(cards),
+        position = len(notes) - 1  # new cards come in note order, as Anki numbers them
+        cards += [(next(row_ids), note_id, deck_id, ordinal, mtime, -1, 0, 0, position,
                    0, 0, 0, 0, 0, 0, 0, 0, "") for ordinal in card_ordinals(note)]
     conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
     conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
@@ -197,7 +198,7 @@ def card_ordinals(note: Note) -> list[int]:
 def _copy_rows(conn: sqlite3.Connection, topic_database: Path, next_id: int,
                position: int) -> tuple[int, int]:
     """Copy a topic's notes and cards, shifting their ids past those already copied and
-    their new-card positions past the earlier topics' cards."""
+    their new-card positions past the earlier topics' notes."""
     conn.execute("ATTACH DATABASE ? AS topic", (str(topic_database),))
     try:
         low, high = conn.execute(
@@ -205,7 +206,7 @@ def _copy_rows(conn: sqlite3.Connection, topic_database: Path, next_id: int,
             " UNION ALL SELECT id FROM topic.cards)").fetchone()
         if low is None:
             return next_id, position
-        (count,) = conn.execute("SELECT count(*) FROM topic.cards").fetchone()
+        (count,) = conn.execute("SELECT count(*) FROM topic.notes").fetchone()
         shift = next_id - low
         conn.execute("INSERT INTO notes SELECT id + ?, guid, mid, mod, usn, tags, flds, sfld,"
                      " csum, flags, data FROM topic.notes", (shift,))

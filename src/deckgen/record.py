@@ -48,15 +48,14 @@ class TopicRecord:
 
     def to_json(self) -> list:
         return [self.source, self.sha, self.id, self.deck,
-                [[n.card_id, n.line, n.key, n.notetype, n.digest, n.text_digest,
-                  n.question_key, n.media, n.allow] for n in self.notes],
+                list(self.notes),
                 [[p.path, p.line, p.message, p.level, p.code] for p in self.warnings]]
 
     @classmethod
     def from_json(cls, row: list) -> TopicRecord:
         source, sha, topic_id, deck, notes, warnings = row
         infos = tuple(NoteInfo(i, line, key, kind, d, t, q, tuple(map(tuple, m)), tuple(a))
-                      for i, line, key, kind, d, t, q, m, a in notes)
+                      for i, line, key, kind, d, t, q, m, a in notes)  # JSON has lists
         return cls(source, sha, topic_id, deck, infos, tuple(Problem(*w) for w in warnings))
 
 

@@ -59,7 +59,7 @@ def test_first_import_creates_decks_notes_cards_and_media(cards, tmp_path, colle
     assert note.note_type()["name"] == "deckgen Basic"
     assert note["Front"] == (r'<p>为什么注意力分数要除以 <span class="arithmatex">'
                              r"\(\sqrt{d_k}\)</span>？</p>")
-    assert note["Source"] == "cards/attention.yaml"
+    assert note["Source"] == "attention.yaml"  # relative to the cards folder
     assert sorted(note.tags) == ["attention", "level::basic", "transformer"]
     cloze = note_by_id(collection, "attention-formula")
     assert cloze.note_type()["name"] == "deckgen Cloze"
@@ -133,7 +133,7 @@ def test_reorder_and_move_between_files_keep_notes(cards, tmp_path, collection):
     assert card_ids(collection, log.updated) == ["tex-cloze"]  # its Source field changed
     assert collection.note_count() == 5
     assert {k: note_by_id(collection, k).id for k in nids} == nids
-    assert note_by_id(collection, "tex-cloze")["Source"] == "cards/attention.yaml"
+    assert note_by_id(collection, "tex-cloze")["Source"] == "attention.yaml"
 
 
 def test_fresh_clone_with_state_file_builds_the_same_mtimes(cards, tmp_path, collection):
@@ -152,5 +152,5 @@ def test_topic_packages_hold_only_their_deck(cards, tmp_path, collection, packag
     build(cards, tmp_path / "build")
     log = import_package(collection, tmp_path / "build" / package)
     sources = {collection.get_note(n.id.nid)["Source"] for n in log.new}
-    assert sources == {"cards/" + {"attention.apkg": "attention.yaml",
+    assert sources == {{"attention.apkg": "attention.yaml",
                                    "figures.apkg": "more/figures.yaml"}[package]}

@@ -10,11 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from deckgen import cache, collect, environment, helper, notetypes
+from deckgen import environment, notetypes
 from deckgen.build import build
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
@@ -96,10 +97,13 @@ def test_edited_image_is_picked_up_though_its_card_is_not(cards, tmp_path):
 def test_corrupt_cache_is_ignored(cards, tmp_path):
     out = tmp_path / "build"
     build(cards, out)
-    for shard in (out / cache.CACHE_DIR / "cards").glob("*.pickle"):
+    for shard in (out / environment.CACHE_DIR / "cards").glob("*.cards"):
         shard.write_bytes(b"not a pickle")
     edit(cards / "attention.yaml", "梯度", "导数")
-    assert build(cards, out).rendered_now == 5
+    (out / "figures.apkg").unlink()  # to write it again, its cards' fields are needed
+    assert build(cards, out).rendered_now == 5  # all rendered again, without a word
+    build(cards, tmp_path / "afresh")
+    assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path):
@@ -153,7 +157,7 @@ def test_a_package_deleted_by_hand_is_written_again(cards, tmp_path):
 def notes_in(package: Path, tmp_path: Path) -> list:
     database = tmp_path / f"{package.stem}.anki2"
     database.write_bytes(collection_bytes(package))
-    with sqlite3.connect(database) as conn:
+    with closing(sqlite3.connect(database)) as conn:
         return conn.execute("SELECT guid, mod, flds, tags FROM notes ORDER BY guid").fetchall()
 
 
@@ -163,9 +167,9 @@ def package_contents(out: Path, tmp_path: Path) -> dict[str, tuple]:
     for package in sorted(out.glob("*.apkg")):
         database = tmp_path / f"{package.stem}-contents.anki2"
         database.write_bytes(collection_bytes(package))
-        with sqlite3.connect(database) as conn:
+        with closing(sqlite3.connect(database)) as conn:
             notes = conn.execute("SELECT guid, mid, mod, flds, tags FROM notes ORDER BY guid")
-            cards = conn.execute("SELECT n.guid, c.did, c.ord, c.mod FROM cards c"
+            cards = conn.execute("SELECT n.guid, c.did, c.ord, c.mod, c.due FROM cards c"
                                  " JOIN notes n ON n.id = c.nid ORDER BY n.guid, c.ord")
             decks = conn.execute("SELECT decks FROM col").fetchone()[0]
             contents[package.name] = (notes.fetchall(), cards.fetchall(),
@@ -180,11 +184,8 @@ def move_last_card(source: Path, target: Path) -> None:
     target.write_text(target.read_text(encoding="utf-8") + sep + card, encoding="utf-8")
 
 
-@pytest.mark.parametrize("helped", [False, True], ids=["alone", "with-a-helper"])
-def test_incremental_builds_match_a_build_afresh(cards, tmp_path, monkeypatch, helped):
-    """After each kind of change, the cached build writes what a build with no cache would,
-    whether it parses and renders the changed files itself or a helper process does."""
-    monkeypatch.setattr(helper, "LARGE", 0 if helped else helper.LARGE)
+def test_incremental_builds_match_a_build_afresh(cards, tmp_path):
+    """After each kind of change, the cached build writes what a build with no cache would."""
     out = tmp_path / "build"
     attention, figures = cards / "attention.yaml", cards / "more" / "figures.yaml"
     changes = [
@@ -205,21 +206,6 @@ def test_incremental_builds_match_a_build_afresh(cards, tmp_path, monkeypatch, h
         build(cards, afresh)
         assert package_contents(out, tmp_path) == package_contents(afresh, tmp_path), n
 
-def test_a_large_bank_is_parsed_and_rendered_by_a_helper(cards, tmp_path, monkeypatch):
-    monkeypatch.setattr(helper, "LARGE", 0)  # this bank counts as large
-    out = tmp_path / "build"
-    build(cards, out)
-    parsed_here = []
-    monkeypatch.setattr(collect, "read_topic", lambda *args: parsed_here.append(args))
-    monkeypatch.setattr(collect, "_renderers", {})  # the Markdown converters made here
-    edit(cards / "attention.yaml", "梯度", "导数")
-    assert build(cards, out).rendered_now == 1
-    assert parsed_here == [] and collect._renderers == {}  # both done in the helper
-    monkeypatch.undo()
-    build(cards, tmp_path / "afresh")
-    assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)
-
-
 def test_a_build_with_nothing_to_do_imports_no_heavy_library(cards, tmp_path):
     out = tmp_path / "build"
     build(cards, out)
@@ -230,47 +216,6 @@ def test_a_build_with_nothing_to_do_imports_no_heavy_library(cards, tmp_path):
                             text=True, check=True)
     assert result.stdout.endswith("wrote: nothing (3 unchanged packages left as they are)\n")
     heavy = {"yaml", "markdown", "pygments", "genanki", "isal", "sqlite3", "pickle",
-             "deckgen.loader", "deckgen.render", "deckgen.package", "deckgen.cache"}
+             "deckgen.loader", "deckgen.render", "deckgen.package", "deckgen.cache",
+             "deckgen.collect"}
     assert set(result.stderr.split()) & heavy == set()
-
-
-def combined_note_ids(out: Path, tmp_path: Path) -> dict[str, int]:
-    database = tmp_path / "all-ids.anki2"
-    database.write_bytes(collection_bytes(out / "all.apkg"))
-    with sqlite3.connect(database) as conn:
-        return dict(conn.execute("SELECT guid, id FROM notes"))
-
-
-def test_the_combined_package_copies_only_the_edited_topic(cards, tmp_path):
-    out = tmp_path / "build"
-    build(cards, out)
-    before = combined_note_ids(out, tmp_path)
-    edit(cards / "attention.yaml", "梯度", "导数")
-    build(cards, out)
-    after = combined_note_ids(out, tmp_path)
-    moved = {guid for guid in before if after[guid] != before[guid]}
-    assert len(moved) == 3  # attention's notes, copied again; figures' two kept their rows
-    # A combined database changed since the last build is not trusted: all is copied again.
-    database = out / ".deckgen-cache" / "databases" / "all.anki2"
-    database.write_bytes(b"not a database")
-    edit(cards / "attention.yaml", "导数", "梯度")
-    build(cards, out)
-    build(cards, tmp_path / "afresh")
-    assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)
-
-
-def test_a_helper_that_died_is_done_without(cards, tmp_path):
-    import signal
-    import time
-    from concurrent.futures import ProcessPoolExecutor
-
-    fifo = tmp_path / "blocks.yaml"  # reading it blocks the helper until it is killed
-    os.mkfifo(fifo)
-    with ProcessPoolExecutor(1) as pool:
-        aide = helper.Helper(pool, cards, [fifo])
-        while not pool._processes:
-            time.sleep(0.01)
-        for process in list(pool._processes.values()):  # killed, as by the OOM killer
-            os.kill(process.pid, signal.SIGKILL)
-        assert aide.parsed(fifo, "any digest") is None  # so the build parses it itself
-        assert aide.run(sum, [1, 2]) == 3  # and renders here

@@ -1,49 +1,56 @@
-"""The pipeline: load -> render -> lint -> stamp -> package. Only `build` writes."""
+"""The pipeline, read top to bottom:
+
+fingerprint the cards folder -> collect (parse and render what changed, reuse the rest)
+-> stamp (note mtimes) -> plan the packages -> write them -> save the cache, the state
+and the build record, each atomically, the record last.
+
+Only `build` writes. `check` and `diff` run the same steps up to the plan, reading the
+build record and the cache without writing either.
+"""
 
 from __future__ import annotations
 
 import gc
-import json
 import os
-import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from deckgen import COMBINED, manifest
+from deckgen import COMBINED, environment, record
 from deckgen.changes import Changes, TopicChanges
 from deckgen.environment import CACHE_DIR
 from deckgen.errors import DeckgenError, Problem, SourceErrors
+from deckgen.model import Location, Note, Topic
+from deckgen.record import Record
+from deckgen.state import STATE_FILE
 
-if TYPE_CHECKING:
-    from deckgen.cache import Cache
-    from deckgen.helper import Helper
-    from deckgen.model import Location, Note, Topic
-    from deckgen.state import State
-
-# Only a build with something to do imports the rest of deckgen, the loader, renderer
-# and packager: a no-change build must return in a fraction of a second.
-
-PACKAGES_FILE = "packages.json"  # in the cache folder: what each package holds
+# Imported only by a build with work to do (see _work): a build with nothing to do must
+# return in a fraction of a second, without the loader, renderer or packager.
 
 
 @dataclass(frozen=True)
 class Checked:
-    rendered: list[tuple[Topic, list[Note]]]
+    """Every topic, validated, rendered and linted."""
+
+    topics: list  # collect.TopicResult, in build order
     warnings: list[Problem]
-    cache: Cache
-    rendered_now: int
+    rendered_now: int  # cards rendered in this run (the rest came from the cache)
+
+    @property
+    def card_count(self) -> int:
+        return sum(len(t.record.notes) for t in self.topics)
+
+    @property
+    def rendered(self) -> list[tuple[Topic, list[Note]]]:
+        """Each topic with its notes: only for a check made with no build folder."""
+        assert all(t.topic is not None for t in self.topics), "check(cards_dir) without out_dir"
+        return [(t.topic, list(t.notes)) for t in self.topics]
 
     @property
     def notes(self) -> list[Note]:
         return [note for _, notes in self.rendered for note in notes]
-
-    @property
-    def where(self) -> dict[str, Location]:
-        return {card.id: card.where for topic, _ in self.rendered for card in topic.cards}
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,10 @@ class Plan:
     """What a build would write, and how that differs from the previous build."""
 
     checked: Checked
-    state: State
+    sources: object  # collect.Sources
+    state: object  # state.State: the stamps this build ships
     changes: Changes
+    where: dict[str, Location]  # each card's place in the sources
 
 
 @dataclass(frozen=True)
@@ -72,62 +81,125 @@ class BuildReport:
     deleted: list[Path] = field(default_factory=list)  # packages of topics that are gone
 
 
-def check(cards_dir: Path, cache: Cache | None = None, progress=None,
-          helper: Helper | None = None) -> Checked:
-    """Load, render and lint everything; raise SourceErrors if anything is an error."""
-    from deckgen.cache import Cache
+def check(cards_dir: Path, out_dir: Path | None = None, progress=None) -> Checked:
+    """Load, render and lint everything; raise SourceErrors if anything is an error.
+
+    With `out_dir`, files unchanged since the last build there are taken from its record
+    and cache (which are only read); without, every card is rendered, notes in hand."""
+    previous = record.load(out_dir) if out_dir else Record()
+    return _check(_sources(cards_dir, out_dir, _fingerprint(cards_dir)), previous, progress)
+
+
+def _check(sources, previous: Record, progress) -> Checked:
     from deckgen.collect import collect, quietly
 
-    if not cards_dir.is_dir():
-        raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
-    collected = collect(cards_dir, cache or Cache(), progress or quietly, helper)
-    if any(p.level == "error" for p in collected.problems):
-        raise SourceErrors(collected.problems)
-    if not collected.rendered:
-        raise DeckgenError(f"{cards_dir}: no *.yaml topic files found")
-    return Checked(collected.rendered, collected.problems, collected.cache,
-                   collected.rendered_now)
+    bank = collect(sources, previous, progress or quietly,
+                   everything=sources.cache_dir is None)
+    if any(p.level == "error" for p in bank.problems):
+        raise SourceErrors(bank.problems)
+    if not bank.topics:
+        raise DeckgenError(f"{sources.cards_dir}: no *.yaml topic files found")
+    return Checked(bank.topics, bank.problems, bank.rendered_now)
 
 
-def plan(cards_dir: Path, now: int | None = None, accept_notetype_change: bool = False,
-         cache: Cache | None = None, progress=None, helper: Helper | None = None) -> Plan:
+def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
+         accept_notetype_change: bool = False, restamp: Iterable[str] = (),
+         progress=None) -> Plan:
+    """Check, then stamp every note: what `build` would ship, and what changed."""
+    previous = record.load(out_dir) if out_dir else Record()
+    return _plan(cards_dir, out_dir, previous, now, accept_notetype_change,
+                 frozenset(restamp), progress)
+
+
+def _plan(cards_dir: Path, out_dir: Path | None, previous: Record, now: int | None,
+          accept_notetype_change: bool, restamp: frozenset[str], progress) -> Plan:
+    from deckgen.state import load_state
+
+    files = _fingerprint(cards_dir)
+    sources = _sources(cards_dir, out_dir, files)
+    checked = _check(sources, previous, progress)
+    state_file = cards_dir / STATE_FILE
+    raw = files.get(STATE_FILE)
+    old_state = load_state(state_file, raw if isinstance(raw, bytes) else None)
+    return _stamp(checked, sources, old_state, previous, state_file, now,
+                  accept_notetype_change, restamp)
+
+
+def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: Path,
+           now: int | None, accept_notetype_change: bool, restamp: frozenset[str]) -> Plan:
     from deckgen.changes import compare
     from deckgen.notetypes import note_types
-    from deckgen.state import STATE_FILE, NoteStamp, State, TypeStamp, load_state, restamp
+    from deckgen.state import NoteStamp, State, TypeStamp, never_back, restamp as stamp
 
-    checked = check(cards_dir, cache, progress, helper)
-    state_path = cards_dir / STATE_FILE
-    previous = load_state(state_path)
     types = note_types()
     if not accept_notetype_change:
-        _guard_schemas(previous, types, state_path)
+        _guard_schemas(old_state, types, state_file)
+    known = {n.card_id for t in checked.topics for n in t.record.notes}
+    if unknown := sorted(restamp - known):
+        raise DeckgenError(f"--restamp: no card with id {', '.join(unknown)}")
     now = int(time.time()) if now is None else now
-    notes = {note.card_id: NoteStamp(note.digest, 0, topic.id, note.text_digest)
-             for topic, notes in checked.rendered for note in notes}
+    current = {n.card_id: NoteStamp(n.digest, 0, t.record.id, n.text_digest)
+               for t in checked.topics for n in t.record.notes}
+    shipped = {k: (v[0], v[1]) for k, v in previous.shipped.items()}
     state = State(
-        notes=restamp(previous.notes, notes, now),
-        notetypes=restamp(previous.notetypes,
-                          {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
+        notes=never_back(stamp(old_state.notes, current, now), shipped, now, restamp),
+        notetypes=stamp(old_state.notetypes,
+                        {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
-    changes = compare(previous.notes, state.notes, [t.id for t, _ in checked.rendered])
-    return Plan(checked, state, changes)
+    changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics])
+    where = {}
+    for topic in checked.topics:
+        path = sources.shown(topic.record.source)
+        where.update((n.card_id, Location(path, n.line)) for n in topic.record.notes)
+    return Plan(checked, sources, state, changes, where)
 
 
 def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool = False,
-          accept_notetype_change: bool = False, progress=None) -> BuildReport:
+          accept_notetype_change: bool = False, restamp: Iterable[str] = (),
+          progress=None) -> BuildReport:
     """Write one package per topic plus the combined one, each only if its content changed;
     write nothing at all on any error, or with `dry_run`."""
-    if (report := manifest.unchanged(cards_dir, out_dir)) is not None:
-        return _unchanged_report(report)
+    restamp = frozenset(restamp)
+    if not restamp and (report := unchanged(cards_dir, out_dir)) is not None:
+        return report
     with _collector_paused():
-        return _build(cards_dir, out_dir, now, dry_run, accept_notetype_change, progress)
+        return _work(cards_dir, out_dir, now, dry_run, accept_notetype_change, restamp,
+                     progress)
+
+
+def unchanged(cards_dir: Path, out_dir: Path, outputs: bool = True) -> BuildReport | None:
+    """The last build's report, if no input, environment or (with `outputs`) package
+    changed since: then `check` and `diff` have nothing to add, and `build` nothing to do."""
+    previous = record.load(out_dir)
+    if previous.environment != environment.digest():
+        return None
+    if record.digests(_fingerprint(cards_dir)) != previous.inputs:
+        return None
+    if outputs and not all(record.is_as_written(out_dir / name, output)
+                           for name, output in previous.outputs.items()):
+        return None
+    warnings = previous.problems()
+    try:
+        topics = {row[2]: TopicChanges(unchanged=[n[0] for n in row[4]])
+                  for row in previous.topics}
+        packages = [Package(out_dir / f"{row[2]}.apkg", len(row[4]), False)
+                    for row in previous.topics]
+    except (TypeError, IndexError, KeyError):
+        return None
+    if warnings is None or set(previous.outputs) != {p.path.name for p in packages} | {
+            f"{COMBINED}.apkg"}:
+        return None
+    packages.append(Package(out_dir / f"{COMBINED}.apkg", sum(p.notes for p in packages),
+                            False))
+    return BuildReport(Changes(topics, []), [_shown(p, cards_dir) for p in warnings],
+                       packages)
 
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """A build makes tens of thousands of long-lived objects and drops them together at
-    the end: the cycle collector would only walk them again and again (a tenth of the
-    time of a one-card rebuild)."""
+    the end: the cycle collector would only walk them again and again (a tenth of a
+    one-card rebuild, in a paired A/B run)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -137,144 +209,152 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _build(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
-           accept_notetype_change: bool, progress) -> BuildReport:
-    from deckgen.cache import load_cache, save_cache
-    from deckgen.helper import helper
-    from deckgen.loader import source_files
-    from deckgen.state import STATE_FILE, save_state
+def _work(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
+          accept_notetype_change: bool, restamp: frozenset[str], progress) -> BuildReport:
+    from deckgen import atomic
+    from deckgen.collect import with_notes
 
-    sources = source_files(cards_dir)
-    with helper(cards_dir, out_dir, sources) as aide:  # at work while the cache loads
-        cache = load_cache(out_dir, cards_dir, sources)
-        the_plan = plan(cards_dir, now, accept_notetype_change, cache, progress, aide)
-    topics = [topic for topic, _ in the_plan.checked.rendered]
-    fingerprints = _fingerprints(the_plan.checked.rendered, the_plan.state)
-    shipped = _load_json(out_dir / CACHE_DIR / PACKAGES_FILE)
-    written = manifest.written_packages(out_dir)
-    databases = out_dir / CACHE_DIR / "databases"
-
-    def current(name: str, database: Path | None = None) -> bool:
-        """The package holds what this build would write, untouched since."""
-        return (shipped.get(name) == fingerprints[name]
-                and manifest.is_as_written(out_dir / name, written)
-                and (database is None or database.exists()))
-
-    stale_topics = [t for t in topics
-                    if not current(f"{t.id}.apkg", databases / f"{t.id}.anki2")]
-    stale_combined = not current(f"{COMBINED}.apkg")  # its fingerprint covers the topics'
-    combined_db = databases / f"{COMBINED}.anki2"
-    kept = _kept_in_combined(combined_db, shipped, topics, stale_topics)
-    orphans = _orphans(out_dir, written, topics)
+    atomic.sweep(out_dir, out_dir / CACHE_DIR, out_dir / CACHE_DIR / "cards", cards_dir)
+    previous = record.load(out_dir)
+    the_plan = _plan(cards_dir, out_dir, previous, now, accept_notetype_change, restamp,
+                     progress)
+    topics = the_plan.checked.topics
+    fingerprints = _fingerprints(topics, the_plan.state)
+    stale = {t.record.id for t in topics
+             if not _current(previous, out_dir, f"{t.record.id}.apkg", fingerprints)}
+    combined_stale = not _current(previous, out_dir, f"{COMBINED}.apkg", fingerprints)
+    orphans = [out_dir / name for name in previous.outputs if name not in fingerprints
+               and record.is_as_written(out_dir / name, previous.outputs[name])]
+    rendered_now = the_plan.checked.rendered_now
     if not dry_run:
-        if stale_topics or stale_combined:
-            _write_packages(the_plan, stale_topics, stale_combined, kept, out_dir, databases)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if stale or combined_stale:
+            topics = [with_notes(the_plan.sources, t) if t.record.id in stale else t
+                      for t in topics]
+            rendered_now += sum(len(t.record.notes) for t, before in  # shards unusable
+                                zip(topics, the_plan.checked.topics) if t.shard is not before.shard)
+            _write_packages(the_plan, topics, stale, combined_stale, out_dir)
         for orphan in orphans:
-            orphan.unlink()
-            (databases / orphan.with_suffix(".anki2").name).unlink(missing_ok=True)
-        _save_json(out_dir / CACHE_DIR / PACKAGES_FILE,
-                   {**fingerprints, combined_db.name: manifest.stat_of(combined_db)})
-        save_cache(the_plan.checked.cache)
-        save_state(cards_dir / STATE_FILE, the_plan.state)
-        manifest.save(cards_dir, out_dir, _package_paths(topics, out_dir),
-                      _report_to_repeat(the_plan, out_dir))
-    rewritten = {t.id for t in stale_topics} | ({COMBINED} if stale_combined else set())
-    packages = [Package(path, notes, path.stem in rewritten)
-                for path, notes in _package_notes(the_plan, out_dir).items()]
-    return BuildReport(the_plan.changes, the_plan.checked.warnings, packages,
-                       the_plan.checked.where, the_plan.checked.rendered_now, orphans)
+            orphan.unlink(missing_ok=True)
+        _save(the_plan, topics, previous, fingerprints, out_dir, cards_dir)
+    written = stale | ({COMBINED} if combined_stale else set())
+    packages = [Package(out_dir / f"{t.record.id}.apkg", len(t.record.notes),
+                        t.record.id in written) for t in topics]
+    packages.append(Package(out_dir / f"{COMBINED}.apkg", the_plan.checked.card_count,
+                            COMBINED in written))
+    return BuildReport(the_plan.changes, the_plan.checked.warnings, packages, the_plan.where,
+                       rendered_now, orphans)
 
 
-def _kept_in_combined(combined_db: Path, shipped: dict, topics: list[Topic],
-                      stale_topics: list[Topic]) -> set[str]:
-    """The topics the last build's combined database holds as they are now, so that the
-    combined package can update it: none unless it is as that build left it."""
-    base = manifest.stat_of(combined_db)
-    if base is None or base != shipped.get(combined_db.name):
-        return set()
-    return {t.id for t in topics if t not in stale_topics}
+def _current(previous: Record, out_dir: Path, name: str, fingerprints: dict[str, str]) -> bool:
+    """Whether the package holds what this build would write, untouched since."""
+    output = previous.outputs.get(name)
+    return (isinstance(output, list) and output[:1] == [fingerprints[name]]
+            and record.is_as_written(out_dir / name, output))
 
 
-def _orphans(out_dir: Path, written: dict, topics: list[Topic]) -> list[Path]:
-    """Packages an earlier build wrote for topics that are gone, untouched since."""
-    current = _package_paths(topics, out_dir)
-    return [Path(p) for p in written
-            if Path(p) not in current and manifest.is_as_written(Path(p), written)]
+def _fingerprints(topics: list, state) -> dict[str, str]:
+    """A digest of what each package holds, by file name: when it changes, the package
+    must be written again."""
+    from deckgen.model import digest
+
+    notetypes = sorted((k, s.digest, s.mtime) for k, s in state.notetypes.items())
+    stamps = state.notes
+    prints = {f"{t.record.id}.apkg": digest([t.record.id, t.record.deck, notetypes, [
+        (n.card_id, stamps[n.card_id].digest, stamps[n.card_id].mtime)
+        for n in t.record.notes]]) for t in topics}
+    prints[f"{COMBINED}.apkg"] = digest(list(prints.values()))  # in topic order
+    return prints
 
 
-def _package_paths(topics: list[Topic], out_dir: Path) -> list[Path]:
-    return [*(out_dir / f"{t.id}.apkg" for t in topics), out_dir / f"{COMBINED}.apkg"]
-
-
-def _package_notes(the_plan: Plan, out_dir: Path) -> dict[Path, int]:
-    counts = {out_dir / f"{t.id}.apkg": len(n) for t, n in the_plan.checked.rendered}
-    counts[out_dir / f"{COMBINED}.apkg"] = sum(counts.values())
-    return counts
-
-
-def _write_packages(the_plan: Plan, stale_topics: list[Topic], combined: bool, kept: set[str],
-                    out_dir: Path, databases: Path) -> None:
-    """Write the stale packages to temporary files, then move them all into place.
-
-    A topic's package is written from its notes, its collection database kept beside; the
-    combined package is assembled from those databases, so unchanged topics' rendered text
-    is never loaded."""
+def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: bool,
+                    out_dir: Path) -> None:
+    """Write the stale packages to temporary files, then move them all into place."""
+    from deckgen.model import Media
     from deckgen.notetypes import note_types
-    from deckgen.package import DeckContent, write_combined, write_topic
+    from deckgen.package import Deck, DeckContent, Part, write_combined, write_topic
 
     note_mtimes = {key: s.mtime for key, s in the_plan.state.notes.items()}
     type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
     types = note_types()
-    cache = the_plan.checked.cache
-    databases.mkdir(parents=True, exist_ok=True)
+    cards_dir = the_plan.sources.cards_dir
     moves: list[tuple[Path, Path]] = []  # (temporary file, final path)
+    scratch: dict[str, Path] = {}  # topic id -> its collection, written in this build
     try:
-        current = {}
-        for topic in stale_topics:
-            cache.fill(str(topic.source))
-            keys = cache.sources[str(topic.source)].keys
-            if not all(key in cache.cards for key in keys):
-                shutil.rmtree(out_dir / CACHE_DIR, ignore_errors=True)
-                raise DeckgenError(f"{out_dir / CACHE_DIR}: the build cache was damaged and is"
-                                   " now removed; run the build again")
-            content = DeckContent(topic, tuple(cache.cards[key].note for key in keys))
-            final_db = databases / f"{topic.id}.anki2"
-            package, database = write_topic(out_dir / f"{topic.id}.apkg", final_db, content,
-                                            types, type_mtimes, note_mtimes)
-            moves += [(package, out_dir / f"{topic.id}.apkg"), (database, final_db)]
-            current[topic.id] = database
+        for result in (t for t in topics if t.record.id in stale):
+            deck = Deck(result.record.id, result.record.deck)
+            package, scratch[deck.topic_id] = write_topic(
+                out_dir / f"{deck.topic_id}.apkg", DeckContent(deck, result.notes), types,
+                type_mtimes, note_mtimes)
+            moves.append((package, out_dir / f"{deck.topic_id}.apkg"))
         if combined:
-            decks = [DeckContent(t, tuple(n)) for t, n in the_plan.checked.rendered]
-            topic_dbs = [current.get(d.topic.id, databases / f"{d.topic.id}.anki2")
-                         for d in decks]
-            path, final_db = out_dir / f"{COMBINED}.apkg", databases / f"{COMBINED}.anki2"
-            package, database = write_combined(path, final_db, topic_dbs, decks, types,
-                                               type_mtimes, kept)
-            moves += [(package, path), (database, final_db)]
+            parts = [Part(Deck(t.record.id, t.record.deck), scratch.get(t.record.id),
+                          out_dir / f"{t.record.id}.apkg",
+                          tuple(Media(name, (cards_dir / rel).resolve(), rel)
+                                for n in t.record.notes for name, rel in n.media))
+                     for t in topics]
+            moves.append((write_combined(out_dir / f"{COMBINED}.apkg", parts, types,
+                                         type_mtimes), out_dir / f"{COMBINED}.apkg"))
     except BaseException:
         for tmp, _ in moves:
             tmp.unlink(missing_ok=True)
         raise
+    finally:
+        for database in scratch.values():
+            database.unlink(missing_ok=True)
     for tmp, final in moves:
         os.replace(tmp, final)
 
 
-def _report_to_repeat(the_plan: Plan, out_dir: Path) -> dict:
-    """What a later build with nothing to do reports: every card unchanged."""
-    return {"topics": {topic.id: [c.id for c in topic.cards]
-                       for topic, _ in the_plan.checked.rendered},
-            "warnings": [p.as_dict() for p in the_plan.checked.warnings],
-            "packages": {str(path): n for path, n in _package_notes(the_plan, out_dir).items()}}
+def _save(the_plan: Plan, topics: list, previous: Record, fingerprints: dict[str, str],
+          out_dir: Path, cards_dir: Path) -> None:
+    """The cache, the state, then the record: each atomically, the record last, so that
+    whatever stops a build half-way, the next one trusts nothing it did not finish."""
+    from deckgen import cache
+    from deckgen.state import dump_state, save_state
+
+    sources = the_plan.sources
+    cache_dir = out_dir / CACHE_DIR / "cards"
+    for topic in topics:
+        if topic.shard is not None:  # read in this build
+            cache.save_shard(cache_dir, topic.record.source, sources.env, topic.shard)
+    cache.prune(cache_dir, [t.record.source for t in topics])
+    save_state(cards_dir / STATE_FILE, the_plan.state)
+    inputs = dict(sources.inputs)
+    inputs[STATE_FILE] = record.sha(dump_state(the_plan.state).encode())
+    shipped = dict(previous.shipped)
+    shipped.update({k: [s.mtime, s.digest] for k, s in the_plan.state.notes.items()})
+    outputs = {name: [fingerprint, record.stat_of(out_dir / name)]
+               for name, fingerprint in fingerprints.items()}
+    record.save(out_dir, Record(
+        sources.env, inputs, outputs, [t.record.to_json() for t in topics],
+        [[p.path, p.line, p.message, p.level, p.code]
+         for p in (_relative(p, cards_dir) for p in the_plan.checked.warnings)],
+        shipped))
 
 
-def _unchanged_report(report: dict) -> BuildReport:
-    topics = {topic: TopicChanges(unchanged=ids) for topic, ids in report["topics"].items()}
-    warnings = [Problem(**p) for p in report["warnings"]]
-    packages = [Package(Path(path), notes, False) for path, notes in report["packages"].items()]
-    return BuildReport(Changes(topics, []), warnings, packages)
+def _relative(problem: Problem, cards_dir: Path) -> Problem:
+    return replace(problem, path=Path(problem.path).relative_to(cards_dir).as_posix())
 
 
-def _guard_schemas(previous: State, types: dict, state_path: Path) -> None:
+def _shown(problem: Problem, cards_dir: Path) -> Problem:
+    return replace(problem, path=str(cards_dir / problem.path))
+
+
+def _fingerprint(cards_dir: Path) -> dict[str, bytes | str]:
+    if not cards_dir.is_dir():
+        raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
+    return record.fingerprint(cards_dir)
+
+
+def _sources(cards_dir: Path, out_dir: Path | None, files: dict[str, bytes | str]):
+    from deckgen.collect import Sources
+
+    cache_dir = out_dir / CACHE_DIR / "cards" if out_dir else None
+    return Sources(cards_dir, files, record.digests(files), environment.digest(), cache_dir)
+
+
+def _guard_schemas(previous, types: dict, state_path: Path) -> None:
     changed = [t for key, t in types.items()
                if key in previous.notetypes and previous.notetypes[key].schema != t.schema]
     if changed:
@@ -284,32 +364,3 @@ def _guard_schemas(previous: State, types: dict, state_path: Path) -> None:
             " builds shipped. Anki cannot update such a note type in place: on import it"
             " adds a copy and leaves every existing note of the old one un-updated, so users'"
             " edits stop arriving. If that is intended, build with --accept-notetype-change"))])
-
-
-def _fingerprints(rendered: list[tuple[Topic, list[Note]]], state: State) -> dict[str, str]:
-    """A digest of what each package holds, by file name: when it changes, the package
-    must be written again."""
-    from deckgen.model import digest
-
-    notetypes = sorted((k, s.digest, s.mtime) for k, s in state.notetypes.items())
-    stamps = state.notes
-    fingerprints = {
-        f"{topic.id}.apkg": digest([topic.id, topic.deck, notetypes, [
-            (n.card_id, stamps[n.card_id].digest, stamps[n.card_id].mtime) for n in notes]])
-        for topic, notes in rendered}
-    fingerprints[f"{COMBINED}.apkg"] = digest(list(fingerprints.values()))  # in topic order
-    return fingerprints
-
-
-def _load_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # unknown: everything counts as changed
-
-
-def _save_json(path: Path, data: dict) -> None:
-    from deckgen.atomic import write_atomically
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, json.dumps(data, indent=1, sort_keys=True).encode())

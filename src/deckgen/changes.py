@@ -65,8 +65,8 @@ def compare(previous: dict[str, NoteStamp], current: dict[str, NoteStamp],
             changes.renamed.append(card_id)
         elif old is None:
             changes.added.append(card_id)
-        elif old.digest != stamp.digest:
-            changes.updated.append(card_id)
+        elif old.digest != stamp.digest or old.mtime != stamp.mtime:
+            changes.updated.append(card_id)  # an import updates it
         else:
             changes.unchanged.append(card_id)
     renamed_from = {rename.old for rename in renames}

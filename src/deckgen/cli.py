@@ -33,44 +33,59 @@ def main() -> None:
 @out_option
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @accept_option
-def build(cards_dir: Path, out_dir: Path, dry_run: bool, accept_notetype_change: bool) -> None:
+@click.option("--restamp", "restamp", multiple=True, metavar="ID",
+              help="Give this card a new modification time, so that the next import updates"
+                   " it even where a newer package built elsewhere was imported. Repeatable.")
+def build(cards_dir: Path, out_dir: Path, dry_run: bool, accept_notetype_change: bool,
+          restamp: tuple[str, ...]) -> None:
     """Validate the sources and write one package per topic plus all.apkg."""
-    build_and_report(cards_dir, out_dir, dry_run, accept_notetype_change)
+    build_and_report(cards_dir, out_dir, dry_run, accept_notetype_change, restamp)
 
 
 @main.command()
 @cards_option
+@out_option
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one object with every problem, for editors and CI.")
-def check(cards_dir: Path, output: str) -> None:
-    """Validate and lint the sources without writing anything."""
-    from deckgen.build import check as check_sources
+def check(cards_dir: Path, out_dir: Path, output: str) -> None:
+    """Validate and lint the sources without writing anything (the last build's cache in
+    OUT is read, to skip what has not changed since)."""
+    from deckgen.build import check as check_sources, unchanged
     from deckgen.errors import SourceErrors
 
+    try:
+        if (report := unchanged(cards_dir, out_dir, outputs=False)) is not None:
+            problems = report.warnings
+            cards, topics = sum(len(t.unchanged) for t in report.changes.topics.values()), len(
+                report.changes.topics)
+        else:
+            checked = check_sources(cards_dir, out_dir)
+            problems, cards, topics = checked.warnings, checked.card_count, len(checked.topics)
+    except SourceErrors as errors:
+        if output != "json":
+            raise
+        problems, cards, topics = errors.problems, None, 0
     if output == "json":
-        try:
-            problems, cards = check_sources(cards_dir).warnings, True
-        except SourceErrors as errors:
-            problems, cards = errors.problems, False
         click.echo(json.dumps({"problems": [p.as_dict() for p in problems]},
                               ensure_ascii=False, indent=1))
-        raise SystemExit(0 if cards else 1)
-    checked = check_sources(cards_dir)
-    show_problems(checked.warnings)
-    notes = len(checked.notes)
-    outcome = plural(len(checked.warnings), "warning") if checked.warnings else "no problems"
-    click.echo(f"{cards_dir}: {plural(notes, 'card')} in {plural(len(checked.rendered), 'topic')},"
-               f" {outcome}")
+        raise SystemExit(0 if cards is not None else 1)
+    show_problems(problems)
+    outcome = plural(len(problems), "warning") if problems else "no problems"
+    click.echo(f"{cards_dir}: {plural(cards, 'card')} in {plural(topics, 'topic')}, {outcome}")
 
 
 @main.command()
 @cards_option
-def diff(cards_dir: Path) -> None:
+@out_option
+def diff(cards_dir: Path, out_dir: Path) -> None:
     """List the cards changed since the last build, with file:line."""
-    from deckgen.build import plan
+    from deckgen.build import plan, unchanged
 
-    the_plan = plan(cards_dir, accept_notetype_change=True)
-    where = the_plan.checked.where
+    if unchanged(cards_dir, out_dir, outputs=False) is not None:
+        click.echo("no changes since the last build")
+        return
+    the_plan = plan(cards_dir, out_dir, accept_notetype_change=True)
+    where = the_plan.where
     total = the_plan.changes.total
     for kind in ("added", "updated"):
         for card_id in getattr(total, kind):
@@ -116,10 +131,10 @@ def rebuilder(cards_dir: Path, out_dir: Path):
 
 
 def build_and_report(cards_dir: Path, out_dir: Path, dry_run: bool = False,
-                     accept_notetype_change: bool = False):
+                     accept_notetype_change: bool = False, restamp: tuple[str, ...] = ()):
     from deckgen.build import build as build_decks
 
-    report = build_decks(cards_dir, out_dir, dry_run=dry_run,
+    report = build_decks(cards_dir, out_dir, dry_run=dry_run, restamp=restamp,
                          accept_notetype_change=accept_notetype_change, progress=progress_bar)
     changes = report.changes
     show_problems(report.warnings)

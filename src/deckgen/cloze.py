@@ -26,6 +26,11 @@ class UnclosedDeletion(ValueError):
         self.offset = offset
 
 
+def numbers(text: str) -> set[int]:
+    """Every cloze number in `text`, nested deletions included: Anki makes a card each."""
+    return {int(match.group(1)) for match in OPENING.finditer(text)}
+
+
 def find_deletions(text: str) -> list[Deletion]:
     """Top-level deletions in order; nested ones are left to Anki."""
     deletions = []

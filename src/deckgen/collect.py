@@ -1,24 +1,25 @@
-"""Sources to rendered notes, reusing the cache and rendering the rest in parallel."""
+"""Sources to rendered notes: what the build record and cache still hold is reused,
+the rest is parsed and rendered (in parallel processes when there is a lot of it)."""
 
 from __future__ import annotations
 
-import hashlib
+import gc
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from deckgen import environment
-from deckgen.cache import Cache, Rendered, SourceFile, card_key
-from deckgen.errors import DeckgenError, Problem
+from deckgen import cache, record
+from deckgen.cache import Rendered, Shard, card_key
+from deckgen.errors import Problem
 from deckgen.lints import bank_problems, card_problems
-from deckgen.loader import cross_file_problems, read_topic, source_files
-from deckgen.model import Card, Note, Topic
-
-if TYPE_CHECKING:
-    from deckgen.helper import Helper
+from deckgen.loader import cross_file_problems, read_topic
+from deckgen.model import Card, Note, NoteInfo, Topic
+from deckgen.record import Record, TopicRecord
 
 PARALLEL_FROM = 400  # fewer cards than this render faster in one process
 CHUNK = 100
@@ -32,136 +33,186 @@ def quietly(total: int) -> Iterator[Advance]:
     yield lambda done: None
 
 
+@dataclass(frozen=True)
+class TopicResult:
+    """One source file: its outline always; its cards and notes when this build has them."""
+
+    record: TopicRecord
+    topic: Topic | None = None  # the parsed file, if it was read in this build
+    notes: tuple[Note, ...] | None = None  # the rendered notes, fields and all
+    shard: Shard | None = None  # its rendered cards by key, to cache, if read in this build
+
+
 @dataclass
-class Collected:
-    rendered: list[tuple[Topic, list[Note]]]
-    problems: list[Problem]
-    cache: Cache  # what the next build can reuse
+class Bank:
+    topics: list[TopicResult]
+    problems: list[Problem]  # sorted; errors and warnings
     rendered_now: int  # cards rendered in this run, not taken from the cache
+    shards: dict[str, Shard]  # the cache of each file read in this build, to save
 
 
-def collect(cards_dir: Path, old: Cache, progress: Progress = quietly,
-            helper: Helper | None = None) -> Collected:
-    new = old.successor()
-    topics, keys, problems = _read_sources(cards_dir, old, new, helper)
-    todo = _reuse_rendered(cards_dir, topics, keys, old, new)
-    with progress(len(todo)) as advance:
-        for key, result in _render_all(cards_dir, todo, advance, helper):
-            new.cards[key] = result
+@dataclass(frozen=True)
+class Sources:
+    """What the build read: the cards folder, every file in it, and where the cache is."""
 
-    rendered = []
-    for topic in topics:
-        results = [new.cards[keys[id(card)]] for card in topic.cards]
-        rendered.append((topic, [r.note for r in results]))
-        for card, result in zip(topic.cards, results):
-            problems += result.problems_at(card)
+    cards_dir: Path
+    files: dict[str, bytes | str]  # record.fingerprint()
+    inputs: dict[str, str]  # the same, hashed
+    env: str
+    cache_dir: Path | None  # None: render everything
+
+    def shown(self, rel: str) -> str:
+        return str(self.cards_dir / rel)
+
+
+def collect(sources: Sources, previous: Record, progress: Progress = quietly,
+            everything: bool = False) -> Bank:
+    """Every topic, reusing the outlines of files (and images) unchanged since `previous`
+    unless `everything`: then every file is parsed and rendered, notes in hand."""
+    old = previous.topic_records() if previous.environment == sources.env else {}
+    results: list[TopicResult | Topic] = []
+    problems: list[Problem] = []
+    for rel in sorted(r for r in sources.files if record.is_source(r)):
+        kept = None if everything else old.get(rel)
+        if kept is not None and _unchanged(kept, sources, previous):
+            results.append(TopicResult(kept))
+            problems += [replace(p, path=sources.shown(p.path)) for p in kept.warnings]
+            continue
+        topic, found = _parse(sources, rel)
+        problems += found
+        if topic is not None:
+            results.append(topic)
+    problems += cross_file_problems([_outline(r, sources) for r in results])
+    parsed = [r for r in results if isinstance(r, Topic)]
+    rendered, found, count = _render_topics(sources, parsed, progress)
+    problems += found
+    topics = [r if isinstance(r, TopicResult) else rendered[r.source] for r in results]
     if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
-        problems += bank_problems(rendered, cards_dir)
-    return Collected(rendered, sorted(problems), new, len(todo))
+        problems += bank_problems(sources.cards_dir, sources.inputs,
+                                  [t.record for t in topics])
+    shards = {t.record.source: t.shard for t in rendered.values() if t.shard is not None}
+    return Bank(topics, sorted(problems), count, shards)
 
 
-def _read_sources(cards_dir: Path, old: Cache, new: Cache, helper: Helper | None,
-                  ) -> tuple[list[Topic], dict[int, str], list[Problem]]:
-    """The topics, each card's cache key (by id() of the card), and the loader's problems."""
-    topics, keys, problems = [], {}, []
-    env = environment.digest()
-    for path in source_files(cards_dir):
-        source = _read(cards_dir, path, old, env, helper)
-        new.sources[str(path)] = source
-        if source is not old.sources.get(str(path)):
-            new.changed.add(str(path))
-            old.fill(str(path))  # its unchanged cards will be saved again, text and all
-        problems += source.problems
-        if source.topic is not None:
-            topics.append(source.topic)
-            keys.update(zip(map(id, source.topic.cards), source.keys))
-    return topics, keys, problems + cross_file_problems(topics)
+def _unchanged(kept: TopicRecord, sources: Sources, previous: Record) -> bool:
+    return (sources.inputs.get(kept.source) == kept.sha
+            and all(sources.inputs.get(i) == previous.inputs.get(i) for i in kept.images))
 
 
-def _reuse_rendered(cards_dir: Path, topics: list[Topic], keys: dict[int, str], old: Cache,
-                    new: Cache) -> list[tuple[Card, Topic, str]]:
-    """Take every card the cache still holds; return the rest, to render."""
+def _parse(sources: Sources, rel: str) -> tuple[Topic | None, list[Problem]]:
+    raw = sources.files[rel]
+    if not isinstance(raw, bytes):
+        return None, [Problem(sources.shown(rel), 1, "cannot read this file; check that it"
+                              " exists and that you may read it")]
+    return read_topic(sources.cards_dir, sources.cards_dir / rel, raw)
+
+
+def _outline(result: TopicResult | Topic, sources: Sources) -> tuple:
+    """(path, topic id, deck, [(card id, line)]) for the checks across files."""
+    if isinstance(result, Topic):
+        return (str(result.source), result.id, result.deck,
+                [(c.id, c.where.line) for c in result.cards])
+    rec = result.record
+    return (sources.shown(rec.source), rec.id, rec.deck,
+            [(n.card_id, n.line) for n in rec.notes])
+
+
+def _render_topics(sources: Sources, topics: list[Topic], progress: Progress,
+                   ) -> tuple[dict[Path, TopicResult], list[Problem], int]:
+    """Render the cards of `topics` that their file's cache does not hold: their results
+    by source path, the problems found in their cards, how many cards were rendered."""
+    keys = {t.source: [card_key(c, t, sources.env) for c in t.cards] for t in topics}
+    ready: dict[str, Rendered] = {}
     todo = []
     for topic in topics:
-        alone = replace(topic, cards=())  # what workers need of the topic
-        hits = _valid_hits(old, [keys[id(card)] for card in topic.cards])
-        if len(hits) < len(topic.cards):
-            new.changed.add(str(topic.source))
-            old.fill(str(topic.source))  # the cards kept are saved again, text and all
-            hits = _valid_hits(old, list(hits))
-        misses = []  # (index, key) of the cards to render
-        for i, card in enumerate(topic.cards):
-            key = keys[id(card)]
-            if (hit := hits.get(key)) is not None:
-                new.cards[key] = hit
+        old = _old_shard(sources, topic)
+        alone = replace(topic, cards=())  # all a worker needs of the topic
+        for card, key in zip(topic.cards, keys[topic.source]):
+            if key in old and old[key].images_match(sources.inputs):
+                ready[key] = old[key]
             else:
-                misses.append((i, key))
-        cards = topic.cards
-        if any(cards[i].is_outline for i, _ in misses):  # an image changed, not the source
-            cards = _cards_with_text(cards_dir, topic)
-        todo += [(cards[i], alone, key) for i, key in misses]
-    return todo
+                todo.append((card, alone, key))
+    with progress(len(todo)) as advance:
+        for key, rendered in _render_all(sources.cards_dir, todo, advance):
+            ready[key] = rendered.with_images(sources.inputs)
+    results, problems = {}, []
+    for topic in topics:
+        cards = [(card, key, ready[key]) for card, key in zip(topic.cards, keys[topic.source])]
+        for card, _, rendered in cards:
+            problems += rendered.problems_at(card)
+        results[topic.source] = _result(sources, topic, cards)
+    return results, problems, len(todo)
 
 
-def _cards_with_text(cards_dir: Path, topic: Topic) -> tuple[Card, ...]:
-    """A cached topic's cards in full: its file is unchanged, so reading it again gives
-    the same cards in the same order."""
-    full, _ = read_topic(cards_dir, topic.source)
-    if full is None or [c.id for c in full.cards] != [c.id for c in topic.cards]:
-        raise DeckgenError(f"{topic.source}: changed while the build ran; run it again")
-    return full.cards
+def _old_shard(sources: Sources, topic: Topic) -> Shard:
+    if sources.cache_dir is None:
+        return {}
+    return cache.load_shard(sources.cache_dir, _rel(sources, topic), sources.env)
 
 
-def _valid_hits(cached: Cache, keys: list[str]) -> dict[str, Rendered]:
-    """The cached cards among `keys` whose images have not changed since."""
-    hits = {key: cached.cards.get(key) for key in keys}
-    return {key: hit for key, hit in hits.items() if hit is not None and hit.still_valid()}
+def _rel(sources: Sources, topic: Topic) -> str:
+    return topic.source.relative_to(sources.cards_dir).as_posix()
 
 
-def _read(cards_dir: Path, path: Path, old: Cache, env: str, helper: Helper | None,
-          ) -> SourceFile:
-    """The parsed file, from the cache while its bytes are unchanged."""
-    st = path.stat()
-    stat = (st.st_size, st.st_mtime_ns)
-    cached = old.sources.get(str(path))
-    if cached is not None and cached.stat == stat:
-        return cached
-    raw = path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if cached is not None and cached.digest == digest:
-        return replace(cached, stat=stat)
-    parsed = helper.parsed(path, digest) if helper else None
-    topic, problems = parsed or read_topic(cards_dir, path, raw)
-    keys = tuple(card_key(card, topic, env) for card in topic.cards) if topic else ()
-    return SourceFile(stat, digest, topic, tuple(problems), keys)
+def _result(sources: Sources, topic: Topic, cards: list[tuple[Card, str, Rendered]],
+            ) -> TopicResult:
+    rel = _rel(sources, topic)
+    problems = [p for card, _, r in cards for p in r.problems_at(card)]
+    outline = TopicRecord(
+        rel, record.sha(sources.files[rel]), topic.id, topic.deck,  # type: ignore[arg-type]
+        tuple(NoteInfo.of(card, key, r.note) for card, key, r in cards),
+        tuple(replace(p, path=rel) for p in problems if p.level == "warning"))
+    return TopicResult(outline, topic, tuple(r.note for _, _, r in cards),
+                       {key: r for _, key, r in cards})
+
+
+def with_notes(sources: Sources, result: TopicResult) -> TopicResult:
+    """The topic with its notes' fields: from its cache shard, or by reading and
+    rendering its file again when the shard does not hold them all."""
+    if result.notes is not None:
+        return result
+    rec = result.record
+    if sources.cache_dir is not None:
+        shard = cache.load_shard(sources.cache_dir, rec.source, sources.env)
+        if all(n.key in shard and shard[n.key].images_match(sources.inputs) for n in rec.notes):
+            return replace(result, notes=tuple(shard[n.key].note for n in rec.notes))
+    topic, _ = _parse(sources, rec.source)
+    assert topic is not None  # it parsed in the build that recorded it, bytes the same
+    rendered, _, _ = _render_topics(sources, [topic], quietly)
+    return rendered[topic.source]
 
 
 def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]], advance: Advance,
-                helper: Helper | None) -> Iterator[tuple[str, Rendered]]:
+                ) -> Iterator[tuple[str, Rendered]]:
     chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     workers = min(os.cpu_count() or 1, len(chunks))
     if len(jobs) < PARALLEL_FROM or workers < 2:
         for chunk in chunks:
-            done = (helper.run(_render_chunk, cards_dir, chunk) if helper
-                    else _render_chunk(cards_dir, chunk))
+            done = render_chunk(cards_dir, chunk)
             advance(len(done))
             yield from done
         return
-    import gc
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(workers, initializer=gc.enable) as pool:
-        for done in pool.map(_render_chunk, [cards_dir] * len(chunks), chunks):
+    with ProcessPoolExecutor(workers, initializer=_worker_started,
+                             initargs=(os.getpid(),)) as pool:
+        for done in pool.map(render_chunk, [cards_dir] * len(chunks), chunks):
             advance(len(done))
             yield from done
 
 
+def _worker_started(parent: int) -> None:
+    """A render worker collects cycles (the build pauses that) and ends when the build's
+    process does, even one killed with SIGKILL, which closes no pipe the worker waits on."""
+    gc.enable()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 _renderers: dict[Path, object] = {}  # one Markdown converter per process and cards folder
-
-
-def warm_up(cards_dir: Path) -> None:
-    """Import the renderer and make this process's converter, ahead of rendering."""
-    _renderer(cards_dir)
 
 
 def _renderer(cards_dir: Path):
@@ -171,8 +222,8 @@ def _renderer(cards_dir: Path):
     return _renderers.get(root) or _renderers.setdefault(root, MarkdownRenderer(root))
 
 
-def _render_chunk(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
-                  ) -> list[tuple[str, Rendered]]:
+def render_chunk(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
+                 ) -> list[tuple[str, Rendered]]:
     from deckgen.render import render_checked
 
     renderer = _renderer(cards_dir)
@@ -182,4 +233,3 @@ def _render_chunk(cards_dir: Path, jobs: list[tuple[Card, Topic, str]],
         problems = problems + (card_problems(card, note) if not problems else [])
         results.append((key, Rendered.of(card, note, problems)))
     return results
-

@@ -10,10 +10,14 @@ import html
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deckgen import cloze
 from deckgen.errors import Problem
-from deckgen.model import TAG, Card, Media, Note, Text, Topic
+from deckgen.model import TAG, Card, Note, Text
+
+if TYPE_CHECKING:
+    from deckgen.record import TopicRecord
 
 LINTS = {
     "tex-braces": "error",  # MathJax shows an error instead of the formula
@@ -46,16 +50,27 @@ def card_problems(card: Card, note: Note) -> list[Problem]:
     return [p for p in _card_problems(card, note) if p.code not in card.allow]
 
 
-def bank_problems(rendered: list[tuple[Topic, list[Note]]], cards_dir: Path) -> list[Problem]:
-    """What only shows across cards: repeated questions, images no card uses."""
+def bank_problems(cards_dir: Path, files: Iterable[str],
+                  topics: list[TopicRecord]) -> list[Problem]:
+    """What only shows across cards: repeated questions, images no card uses. `files` are
+    the paths of every file in the cards folder, relative to it."""
     problems = []
-    fronts: dict[str, Card] = {}
-    for topic, notes in rendered:
-        for card, note in zip(topic.cards, notes):
-            problems += [p for p in _duplicate_front(card, note, fronts)
-                         if p.code not in card.allow]
-    media = [m for _, notes in rendered for note in notes for m in note.media]
-    return problems + _unused_images(cards_dir, media)
+    fronts: dict[str, tuple[str, str, int]] = {}  # question -> (card id, path, line)
+    for topic in topics:
+        path = str(cards_dir / topic.source)
+        for note in topic.notes:
+            if not note.question_key or "duplicate-front" in note.allow:
+                continue
+            first = fronts.setdefault(note.question_key, (note.card_id, path, note.line))
+            if first[0] != note.card_id:
+                problems.append(Problem(path, note.line, f"card '{note.card_id}': same question"
+                                        f" as card '{first[0]}' ({first[1]}:{first[2]})",
+                                        LINTS["duplicate-front"], "duplicate-front"))
+    used = {rel for topic in topics for rel in topic.images}
+    return problems + [Problem(str(cards_dir / rel), 1, "image is not used by any card;"
+                               " delete it or link it", LINTS["unused-image"], "unused-image")
+                       for rel in sorted(files)
+                       if Path(rel).suffix.lower() in IMAGE_SUFFIXES and rel not in used]
 
 
 def _problem(text: Text | Card, code: str, message: str, offset: int = 0) -> Problem:
@@ -109,24 +124,6 @@ def _field_problems(card: Card, text: Text, field: str) -> Iterable[Problem]:
 def _unescaped_in(source: str, rest: str) -> bool:
     """Whether the source has this delimiter unescaped (`\\$x` is a literal dollar)."""
     return re.search(r"(?<!\\)" + re.escape(rest[:8]), source) is not None
-
-
-def _duplicate_front(card: Card, note: Note, fronts: dict[str, Card]) -> Iterable[Problem]:
-    if note.notetype == "cloze":
-        return
-    first = fronts.setdefault(note.question_key, card)
-    if first is not card:
-        yield _problem(card, "duplicate-front",
-                       f"card '{card.id}': same question as card '{first.id}'"
-                       f" ({first.where.path}:{first.where.line})")
-
-
-def _unused_images(cards_dir: Path, media: Iterable[Media]) -> list[Problem]:
-    used = {m.path for m in media}
-    return [Problem(str(path), 1, "image is not used by any card; delete it or link it",
-                    LINTS["unused-image"], "unused-image")
-            for path in sorted(cards_dir.rglob("*"))
-            if path.suffix.lower() in IMAGE_SUFFIXES and path.resolve() not in used]
 
 
 def _line_of(text: Text, needle: str) -> int:

@@ -42,7 +42,9 @@ class _FileReader:
     def __init__(self, cards_dir: Path, path: Path):
         self.path = path
         self.shown = str(path)
-        self.label = f"{cards_dir.name}/{path.relative_to(cards_dir).as_posix()}"
+        # The same however the cards folder is named or given (`--cards .`): a note's
+        # Source must not change when nothing in it did.
+        self.label = path.relative_to(cards_dir).as_posix()
         self.problems: list[Problem] = []
 
     def error(self, line: int, message: str) -> None:
@@ -211,29 +213,29 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def cross_file_problems(topics: list[Topic]) -> list[Problem]:
-    """Ids, topics and decks that must be unique across files."""
+def cross_file_problems(topics: list[tuple[str, str, str, list[tuple[str, int]]]],
+                        ) -> list[Problem]:
+    """Ids, topics and decks that must be unique across files; each topic given as
+    (path, topic id, deck, [(card id, line)])."""
     problems = []
-    seen_cards: dict[str, Location] = {}
-    seen_topics: dict[str, Topic] = {}
-    seen_decks: dict[str, Topic] = {}
-    for topic in topics:
-        if topic.id in seen_topics:
-            other = seen_topics[topic.id]
-            problems.append(Problem(str(topic.source), 1, f"topic id '{topic.id}' is also used by"
-                                                          f" {other.source}"))
-        if topic.deck in seen_decks:
-            other = seen_decks[topic.deck]
-            problems.append(Problem(str(topic.source), 1, f"deck '{topic.deck}' is also used by"
-                                                          f" topic '{other.id}' ({other.source})"))
-        seen_topics.setdefault(topic.id, topic)
-        seen_decks.setdefault(topic.deck, topic)
-        for card in topic.cards:
-            if card.id in seen_cards:
-                first_at = seen_cards[card.id]
-                problems.append(Problem(card.where.path, card.where.line,
-                                        f"duplicate card id '{card.id}' (first defined at"
-                                        f" {first_at.path}:{first_at.line})"))
+    seen_cards: dict[str, tuple[str, int]] = {}
+    seen_topics: dict[str, str] = {}
+    seen_decks: dict[str, tuple[str, str]] = {}
+    for path, topic_id, deck, cards in topics:
+        if topic_id in seen_topics:
+            problems.append(Problem(path, 1, f"topic id '{topic_id}' is also used by"
+                                             f" {seen_topics[topic_id]}"))
+        if deck in seen_decks:
+            other_id, other_path = seen_decks[deck]
+            problems.append(Problem(path, 1, f"deck '{deck}' is also used by topic"
+                                             f" '{other_id}' ({other_path})"))
+        seen_topics.setdefault(topic_id, path)
+        seen_decks.setdefault(deck, (topic_id, path))
+        for card_id, line in cards:
+            if card_id in seen_cards:
+                first_path, first_line = seen_cards[card_id]
+                problems.append(Problem(path, line, f"duplicate card id '{card_id}' (first"
+                                                    f" defined at {first_path}:{first_line})"))
             else:
-                seen_cards[card.id] = card.where
+                seen_cards[card_id] = (path, line)
     return problems

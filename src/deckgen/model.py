@@ -9,6 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
 class Compact:
@@ -51,14 +52,6 @@ class Card(Compact):
     def is_cloze(self) -> bool:
         return self.cloze is not None
 
-    def outline(self) -> Card:
-        """The card without its texts: what a build needs of a card it renders no more."""
-        return Card(self.id, self.where, tags=self.tags, allow=self.allow)
-
-    @property
-    def is_outline(self) -> bool:
-        return self.front is None and self.cloze is None
-
 
 @dataclass(frozen=True)
 class Topic(Compact):
@@ -80,8 +73,8 @@ class Note(Compact):
     fields: tuple[str, ...]
     tags: tuple[str, ...]
     media: tuple[Media, ...] = field(default=())
-    # Derived from the above where the note is rendered, then kept with it in the cache
-    # (so replace() keeps them: only the cache uses it, to drop and restore the fields):
+    # Derived from the above when the note is made (replace() keeps them: give it fields
+    # and these are stale, so make a new Note instead):
     digest: str = ""  # everything Anki stores for the note: a change means a new mtime
     text_digest: str = ""  # the card's own text, without CardId and Source: kept on rename
     question_key: str = ""  # the question as read, without case, spacing or punctuation
@@ -89,10 +82,11 @@ class Note(Compact):
     def __post_init__(self) -> None:
         if not self.digest:
             text = html.unescape(TAG.sub("", self.fields[0])).casefold()
+            question = "".join(c for c in text if unicodedata.category(c)[0] in "LN")
             derived = {
                 "digest": digest([self.notetype, self.fields, self.tags]),
                 "text_digest": digest([self.notetype, self.fields[:-2]]),
-                "question_key": "".join(c for c in text if unicodedata.category(c)[0] in "LN"),
+                "question_key": digest([question]) if self.notetype == "basic" else "",
             }
             for name, value in derived.items():
                 object.__setattr__(self, name, value)
@@ -109,4 +103,26 @@ def digest(content: list) -> str:
 @dataclass(frozen=True)
 class Media(Compact):
     name: str  # the unique name inside the package and Anki's media folder
-    path: Path
+    path: Path  # absolute while a build runs
+    source: str = ""  # the file's path relative to the cards folder, as the record keeps it
+
+
+class NoteInfo(NamedTuple):  # a tuple: ten thousand of them load quickly from the record
+    """A rendered note without its fields: all a build needs of a topic whose package it
+    does not write (stamps, lints, the report). The build record keeps one per card."""
+
+    card_id: str
+    line: int  # where the card starts in its source file
+    key: str  # the card's cache key: finds its fields in the cache when they are needed
+    notetype: str
+    digest: str
+    text_digest: str
+    question_key: str  # "" for a cloze: only questions are compared
+    media: tuple[tuple[str, str], ...]  # (name, path relative to the cards folder)
+    allow: tuple[str, ...]
+
+    @classmethod
+    def of(cls, card: Card, key: str, note: Note) -> NoteInfo:
+        return cls(card.id, card.where.line, key, note.notetype, note.digest,
+                   note.text_digest, note.question_key,
+                   tuple((m.name, m.source) for m in note.media), card.allow)

@@ -1,38 +1,59 @@
 """Write .apkg files: genanki's collection schema, note types and decks, with the notes
-and cards inserted in bulk and each note stamped with its own mtime. Each topic's
-collection database is kept, and the combined package is assembled from them."""
+and cards inserted in bulk and each note stamped with its own mtime.
+
+A topic's package is written from its notes. The combined package is assembled in SQL
+from the topics' collections: those written in this build and, for topics that did not
+change, the collection inside the package the last build wrote. So a build never holds
+the rendered text of an unchanged topic."""
 
 from __future__ import annotations
 
 import itertools
 import json
-import re
 import shutil
 import sqlite3
 import time
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import genanki
-from isal import isal_zlib
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
-from deckgen import ids
+from deckgen import cloze, deflate, ids
 from deckgen.atomic import temp_beside
-from deckgen.model import Media, Note, Topic
+from deckgen.model import Media, Note
 from deckgen.notetypes import NoteType
 
-CLOZE_NUMBER = re.compile(r"{{c(\d+)::", re.DOTALL)
+
+@dataclass(frozen=True)
+class Deck:
+    topic_id: str
+    name: str
 
 
 @dataclass(frozen=True)
 class DeckContent:
-    topic: Topic
+    deck: Deck
     notes: tuple[Note, ...]
+
+    @property
+    def media(self) -> list[Media]:
+        return _unique(m for note in self.notes for m in note.media)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A topic of the combined package, and where its collection is: a scratch file
+    written in this build, or else inside the topic's own package."""
+
+    deck: Deck
+    database: Path | None
+    package: Path
+    media: tuple[Media, ...]
 
 
 class _StampedModel(genanki.Model):
@@ -51,74 +72,65 @@ class _StampedModel(genanki.Model):
         return super().to_json(self.mtime, deck_id)
 
 
-def write_topic(path: Path, database: Path, content: DeckContent,
-                notetypes: dict[str, NoteType], notetype_mtimes: dict[str, int],
-                note_mtimes: dict[str, int]) -> tuple[Path, Path]:
-    """Write a topic's package and its collection database (kept, so the combined package
-    can be assembled from them) to temporary files beside `path` and `database`.
 
-    The caller moves them into place once every package of the build is written, so a
-    failure never leaves a half-written or mixed set of outputs.
-    """
+
+def write_topic(path: Path, content: DeckContent, notetypes: dict[str, NoteType],
+                notetype_mtimes: dict[str, int], note_mtimes: dict[str, int],
+                ) -> tuple[Path, Path]:
+    """Write a topic's package, and the collection inside it, to temporary files beside
+    `path`. The caller moves the package into place once every package of the build is
+    written, so a failure never leaves a mixed set, and uses the collection for the
+    combined package."""
     models = _models(notetypes, notetype_mtimes)
-    database_tmp = temp_beside(database)
+    database = temp_beside(path)
     try:
-        with _open(database_tmp) as conn:
-            _add_decks(conn, [content], models)
+        with _open(database) as conn:
+            _add_decks(conn, [content.deck], models)
             _add_notes(conn, content, models, note_mtimes, itertools.count(_now_ms()))
-        return _zip(path, database_tmp, _media([content])), database_tmp
+        return _zip(path, database, content.media), database
     except BaseException:
-        database_tmp.unlink(missing_ok=True)
+        database.unlink(missing_ok=True)
         raise
 
 
-def write_combined(path: Path, database: Path, databases: list[Path], decks: list[DeckContent],
-                   notetypes: dict[str, NoteType], notetype_mtimes: dict[str, int],
-                   kept: set[str]) -> tuple[Path, Path]:
-    """Write the package of every topic and its collection database to temporary files
-    beside `path` and `database`, copying notes and cards from the topics' databases in
-    SQL: no topic's rendered text needs to be in memory.
-
-    The last build's combined `database` is updated rather than rebuilt when `kept`
-    names the topics it still holds as they are: only the others' rows are copied."""
-    database_tmp = temp_beside(database)
+def write_combined(path: Path, parts: list[Part], notetypes: dict[str, NoteType],
+                   notetype_mtimes: dict[str, int]) -> Path:
+    """Write the package of every topic to a temporary file beside `path`, copying each
+    topic's notes and cards in SQL. New cards get one order across all topics."""
+    database = temp_beside(path)
     try:
-        if kept:
-            shutil.copyfile(database, database_tmp)
-        with _open(database_tmp, create=not kept) as conn:
-            next_id = _drop_topics_but(conn, {ids.deck_id(t) for t in kept}) if kept else 0
-            _add_decks(conn, decks, _models(notetypes, notetype_mtimes))
-            next_id = max(next_id, _now_ms())
-            for deck, topic_database in zip(decks, databases):
-                if deck.topic.id not in kept:
-                    next_id = _copy_rows(conn, topic_database, next_id)
-        return _zip(path, database_tmp, _media(decks)), database_tmp
-    except BaseException:
-        database_tmp.unlink(missing_ok=True)
-        raise
+        with _open(database) as conn:
+            _add_decks(conn, [p.deck for p in parts], _models(notetypes, notetype_mtimes))
+            next_id, position = _now_ms(), 0
+            for part in parts:
+                with _collection_of(part) as topic_database:
+                    next_id, position = _copy_rows(conn, topic_database, next_id, position)
+        return _zip(path, database, _unique(m for p in parts for m in p.media))
+    finally:
+        database.unlink(missing_ok=True)
 
 
-def _drop_topics_but(conn: sqlite3.Connection, deck_ids: set[int]) -> int:
-    """Delete every topic's notes and cards but those of `deck_ids`, and the decks and
-    note types (written again next); return the first row id free after those kept."""
-    kept = ",".join(map(str, deck_ids))  # integers: nothing to escape
-    conn.execute("PRAGMA secure_delete = ON")  # freed pages zeroed: they deflate to nothing
-    conn.execute(f"DELETE FROM notes WHERE id IN (SELECT nid FROM cards WHERE did NOT IN ({kept}))")
-    conn.execute(f"DELETE FROM cards WHERE did NOT IN ({kept})")
-    conn.execute("DELETE FROM col")
-    conn.executescript(APKG_COL)
-    (high,) = conn.execute("SELECT max(id) FROM (SELECT max(id) AS id FROM notes"
-                           " UNION ALL SELECT max(id) FROM cards)").fetchone()
-    return (high or 0) + 1
+@contextmanager
+def _collection_of(part: Part) -> Iterator[Path]:
+    if part.database is not None:
+        yield part.database
+        return
+    scratch = temp_beside(part.package)
+    try:
+        with zipfile.ZipFile(part.package) as zf, zf.open("collection.anki2") as source, \
+                open(scratch, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        yield scratch
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _unique(media) -> list[Media]:
+    return sorted({m.name: m for m in media}.values(), key=lambda m: m.name)
 
 
 def _models(notetypes: dict[str, NoteType], mtimes: dict[str, int]) -> dict:
     return {key: _StampedModel(nt, mtimes[key]) for key, nt in notetypes.items()}
-
-
-def _media(decks: list[DeckContent]) -> list[Media]:
-    media = {m.name: m for d in decks for note in d.notes for m in note.media}
-    return sorted(media.values(), key=lambda m: m.name)
 
 
 def _now_ms() -> int:
@@ -126,108 +138,98 @@ def _now_ms() -> int:
 
 
 @contextmanager
-def _open(database: Path, create: bool = True) -> Iterator[sqlite3.Connection]:
-    """A collection in a scratch file, new unless `create` is false: no journal, no fsync.
-
-    Pages of 16 KiB rather than SQLite's 4 KiB: notes of a kilobyte or two waste less of
-    each page, so the file is 15% smaller, and it copies and deflates a quarter faster."""
-    conn = sqlite3.connect(database)
-    try:
-        conn.execute("PRAGMA page_size = 16384")  # before the first table
+def _open(database: Path) -> Iterator[sqlite3.Connection]:
+    """A new collection in a scratch file: no journal, no fsync."""
+    with closing(sqlite3.connect(database)) as conn:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        if create:
-            conn.executescript(APKG_SCHEMA)
-            conn.executescript(APKG_COL)
+        conn.executescript(APKG_SCHEMA)
+        conn.executescript(APKG_COL)
         yield conn
         conn.commit()
-    finally:
-        conn.close()
 
 
-def _add_decks(conn: sqlite3.Connection, decks: list[DeckContent], models: dict) -> None:
+def _add_decks(conn: sqlite3.Connection, decks: list[Deck], models: dict) -> None:
     """Decks and note types, as genanki writes them."""
     cursor = conn.cursor()
-    for content in decks:
-        deck = genanki.Deck(ids.deck_id(content.topic.id), content.topic.deck)
+    for deck in decks:
+        written = genanki.Deck(ids.deck_id(deck.topic_id), deck.name)
         for model in models.values():
-            deck.add_model(model)
-        deck.write_to_db(cursor, 0, None)
+            written.add_model(model)
+        written.write_to_db(cursor, 0, None)
 
 
 def _add_notes(conn: sqlite3.Connection, content: DeckContent, models: dict,
                note_mtimes: dict[str, int], row_ids: Iterator[int]) -> None:
-    deck_id = ids.deck_id(content.topic.id)
+    deck_id = ids.deck_id(content.deck.topic_id)
     notes, cards = [], []
     for note in content.notes:
+        model = models[note.notetype]
+        _guard(note, model)
         note_id, mtime = next(row_ids), note_mtimes[note.card_id]
-        notes.append((note_id, note.guid, models[note.notetype].model_id, mtime, -1,
+        notes.append((note_id, note.guid, model.model_id, mtime, -1,
                       f" {' '.join(note.tags)} ", "\x1f".join(note.fields), note.fields[0],
                       0, 0, ""))
-        cards += [(next(row_ids), note_id, deck_id, ordinal, mtime, -1, 0, 0, len(cards),
-                   0, 0, 0, 0, 0, 0, 0, 0, "") for ordinal in _card_ordinals(note)]
+        position = len(notes) - 1  # new cards come in note order, as Anki numbers them
+        cards += [(next(row_ids), note_id, deck_id, ordinal, mtime, -1, 0, 0, position,
+                   0, 0, 0, 0, 0, 0, 0, 0, "") for ordinal in card_ordinals(note)]
     conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
     conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
 
 
-def _copy_rows(conn: sqlite3.Connection, topic_database: Path, next_id: int) -> int:
-    """Copy a topic's notes and cards, shifting their ids past those already copied."""
+def _guard(note: Note, model: genanki.Model) -> None:
+    """What genanki checks, since deckgen writes the rows itself: a note with the wrong
+    number of fields, or a card ordinal below 0, makes Anki refuse the whole package."""
+    if len(note.fields) != len(model.fields):
+        raise ValueError(f"note '{note.card_id}' has {len(note.fields)} fields;"
+                         f" its note type has {len(model.fields)}")
+    ordinals = card_ordinals(note)
+    if not ordinals or ordinals[0] < 0:
+        raise ValueError(f"note '{note.card_id}' has no card, or a card ordinal below 0")
+
+
+def card_ordinals(note: Note) -> list[int]:
+    """Anki's card ordinals (from 0): one per cloze number, as the cloze parser finds them."""
+    if note.notetype != "cloze":
+        return [0]
+    return sorted(n - 1 for n in cloze.numbers(note.fields[0]))
+
+
+def _copy_rows(conn: sqlite3.Connection, topic_database: Path, next_id: int,
+               position: int) -> tuple[int, int]:
+    """Copy a topic's notes and cards, shifting their ids past those already copied and
+    their new-card positions past the earlier topics' notes."""
     conn.execute("ATTACH DATABASE ? AS topic", (str(topic_database),))
     try:
         low, high = conn.execute(
             "SELECT min(id), max(id) FROM (SELECT id FROM topic.notes"
             " UNION ALL SELECT id FROM topic.cards)").fetchone()
         if low is None:
-            return next_id
+            return next_id, position
+        (count,) = conn.execute("SELECT count(*) FROM topic.notes").fetchone()
         shift = next_id - low
         conn.execute("INSERT INTO notes SELECT id + ?, guid, mid, mod, usn, tags, flds, sfld,"
                      " csum, flags, data FROM topic.notes", (shift,))
         conn.execute("INSERT INTO cards SELECT id + ?1, nid + ?1, did, ord, mod, usn, type,"
-                     " queue, due, ivl, factor, reps, lapses, left, odue, odid, flags, data"
-                     " FROM topic.cards", (shift,))
-        return high + shift + 1
+                     " queue, due + ?2, ivl, factor, reps, lapses, left, odue, odid, flags,"
+                     " data FROM topic.cards", (shift, position))
+        return high + shift + 1, position + count
     finally:
         conn.commit()
         conn.execute("DETACH DATABASE topic")
-
-
-def _card_ordinals(note: Note) -> list[int]:
-    if note.notetype != "cloze":
-        return [0]
-    return sorted({int(n) - 1 for n in CLOZE_NUMBER.findall(note.fields[0])})
 
 
 def _zip(path: Path, database: Path, media: list[Media]) -> Path:
     """The package, in a temporary file beside `path`."""
     target = temp_beside(path)
     try:
-        _write_zip(target, database, media)
+        # Deflated, unlike genanki's own writer: phones download and sync these.
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+            deflate.add_file(zf, database, "collection.anki2")
+            zf.writestr("media", json.dumps({str(i): m.name for i, m in enumerate(media)}))
+            for i, m in enumerate(media):
+                deflate.add_file(zf, m.path, str(i))
     except BaseException:
-        target.unlink()
+        target.unlink(missing_ok=True)
         raise
     return target
-
-
-def _write_zip(target: Path, database: Path, media: list[Media]) -> None:
-    # Deflated, unlike genanki's own writer: phones download and sync these.
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-        _add_file(zf, database, "collection.anki2")
-        zf.writestr("media", json.dumps({str(i): m.name for i, m in enumerate(media)}))
-        for i, m in enumerate(media):
-            _add_file(zf, m.path, str(i))
-
-
-DEFLATE_LEVEL = 2  # ISA-L's: within 2% of zlib's level 1 in size, at 4x its speed
-CHUNK = 1 << 20  # fewer, larger calls into the compressor
-
-
-def _add_file(zf: zipfile.ZipFile, path: Path, name: str) -> None:
-    """Add a file, deflated by ISA-L rather than zlib.
-
-    The stream format is the same, so every unzip reads it. zipfile has no hook for
-    another compressor, so the entry's own is swapped before the first write."""
-    info = zipfile.ZipInfo.from_file(path, name)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    with open(path, "rb") as source, zf.open(info, "w") as entry:
-        entry._compressor = isal_zlib.compressobj(DEFLATE_LEVEL, isal_zlib.DEFLATED, -15)
-        shutil.copyfileobj(source, entry, CHUNK)

@@ -67,7 +67,8 @@ class MarkdownRenderer:
         # and an edited image gets a new name, so the note changes and updates in Anki.
         digest = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
         name = f"{path.stem}-{digest}{path.suffix.lower()}"
-        return self.media.setdefault(name, Media(name, path))
+        source = path.relative_to(self.cards_root).as_posix()
+        return self.media.setdefault(name, Media(name, path, source))
 
     def _problem(self, needle: str, message: str) -> None:
         assert self._text is not None
@@ -121,5 +122,12 @@ def _cloze_text(card: Card, renderer: MarkdownRenderer) -> Text | None:
         renderer.problems.append(Problem(card.where.path, card.where.line,
                                          f"card '{card.id}': cloze has no deletion like"
                                          " {{c1::...}}"))
+        return None
+    if 0 in cloze.numbers(text.source):  # Anki refuses the whole package for one c0
+        offset = text.source.find("{{c0::")
+        line = text.source.count("\n", 0, max(offset, 0))
+        renderer.problems.append(Problem(text.where.path, text.where.line + line,
+                                         f"card '{card.id}': cloze numbers start at 1;"
+                                         " {{c0::...}} makes no card in Anki"))
         return None
     return Text(cloze.pad_deletions(text.source), text.where)

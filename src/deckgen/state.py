@@ -43,6 +43,7 @@ class State:
 
 
 Stamp = TypeVar("Stamp", NoteStamp, TypeStamp)
+Shipped = dict[str, tuple[int, str]]  # card id -> (mtime, digest) of the newest package built
 
 
 def restamp(previous: dict[str, Stamp], current: dict[str, Stamp], now: int) -> dict[str, Stamp]:
@@ -62,10 +63,33 @@ def restamp(previous: dict[str, Stamp], current: dict[str, Stamp], now: int) -> 
     return stamps
 
 
-def load_state(path: Path) -> State:
-    """The saved state, or an empty one (everything counts as changed)."""
+def never_back(stamps: dict[str, NoteStamp], shipped: Shipped, now: int,
+               restamp_ids: frozenset[str] = frozenset()) -> dict[str, NoteStamp]:
+    """Stamps whose mtimes never go back from what a build on this machine shipped.
+
+    The state file is committed, so `git revert`, a checkout or a branch switch can bring
+    back an older stamp with older content. Anki already holds the newer content and would
+    keep it, as the package's copy looks older: such a note gets a new mtime. Cards in
+    `restamp_ids` get one too, whatever this machine shipped (for learners who got a
+    package built elsewhere)."""
+    out = {}
+    for key, stamp in stamps.items():
+        mtime, content = shipped.get(key, (0, stamp.digest))
+        if key in restamp_ids:
+            stamp = stamp._replace(mtime=max(now, stamp.mtime + 1, mtime + 1))
+        elif content != stamp.digest and stamp.mtime <= mtime:
+            stamp = stamp._replace(mtime=max(now, mtime + 1))
+        elif stamp.mtime < mtime:
+            stamp = stamp._replace(mtime=mtime)  # same content: never an older time
+        out[key] = stamp
+    return out
+
+
+def load_state(path: Path, raw: bytes | None = None) -> State:
+    """The saved state (`raw`, its bytes, if already read), or an empty one (everything
+    counts as changed)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes() if raw is None else raw)
         if data.get("version") != VERSION:
             return State()  # written by another deckgen: start afresh
         return State({k: NoteStamp(*v) for k, v in data["notes"].items()},

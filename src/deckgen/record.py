@@ -1,0 +1,162 @@
+"""The build record: what the last build read and what it wrote, in one file.
+
+It is written once, at the end of a build, atomically, from what that build actually
+read: every input file under the cards folder by the SHA-256 of the bytes used (a hash,
+not a size and mtime, so an edit saved while a build runs, or one that keeps the file's
+size and mtime, is never missed), each package by its content fingerprint and the stat
+of the file as written, the environment digest, an outline of each topic (enough to
+report, lint and stamp it without reading it again), and the newest stamp each note was
+shipped with. It lives in the output folder and is disposable: a record that is missing,
+damaged or of another version means a full build, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deckgen.environment import CACHE_DIR
+from deckgen.errors import Problem
+from deckgen.model import NoteInfo
+from deckgen.state import STATE_FILE
+
+RECORD = "record.json"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class TopicRecord:
+    """One source file as the last build read it."""
+
+    source: str  # path relative to the cards folder
+    sha: str  # of the bytes read
+    id: str
+    deck: str
+    notes: tuple[NoteInfo, ...]
+    warnings: tuple[Problem, ...]  # this file's own, lines absolute
+
+    @property
+    def card_ids(self) -> list[str]:
+        return [n.card_id for n in self.notes]
+
+    @property
+    def images(self) -> set[str]:
+        return {path for note in self.notes for _, path in note.media}
+
+    def to_json(self) -> list:
+        return [self.source, self.sha, self.id, self.deck,
+                list(self.notes),
+                [[p.path, p.line, p.message, p.level, p.code] for p in self.warnings]]
+
+    @classmethod
+    def from_json(cls, row: list) -> TopicRecord:
+        source, sha, topic_id, deck, notes, warnings = row
+        infos = tuple(NoteInfo(i, line, key, kind, d, t, q, tuple(map(tuple, m)), tuple(a))
+                      for i, line, key, kind, d, t, q, m, a in notes)  # JSON has lists
+        return cls(source, sha, topic_id, deck, infos, tuple(Problem(*w) for w in warnings))
+
+
+@dataclass
+class Record:
+    environment: str = ""
+    inputs: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    outputs: dict[str, list] = field(default_factory=dict)  # package -> [fingerprint, stat]
+    topics: list[list] = field(default_factory=list)  # TopicRecord rows, in build order
+    warnings: list[list] = field(default_factory=list)  # every warning of the build
+    shipped: dict[str, list] = field(default_factory=dict)  # card id -> [mtime, digest]
+
+    def topic_records(self) -> dict[str, TopicRecord]:
+        """By source path; none if the record was damaged. Made on demand: a build with
+        nothing to do needs none."""
+        try:
+            return {row[0]: TopicRecord.from_json(row) for row in self.topics}
+        except (ValueError, TypeError, KeyError, IndexError):
+            return {}
+
+    def problems(self) -> list[Problem] | None:
+        """The last build's warnings, or None if the record was damaged."""
+        try:
+            return [Problem(*w) for w in self.warnings]
+        except TypeError:
+            return None
+
+
+def fingerprint(cards_dir: Path) -> dict[str, bytes | str]:
+    """Every file under the cards folder by relative path: YAML sources and the state file
+    as their bytes, other files (images) as the SHA-256 of their bytes, "" when unreadable.
+
+    Hidden files and folders (editor swap files, .git) are left out; links to folders are
+    not followed, so a link loop cannot hang the walk."""
+    files: dict[str, bytes | str] = {}
+    for folder, dirs, names in os.walk(cards_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if name.startswith(".") or name.endswith("~"):
+                continue
+            path = Path(folder, name)
+            rel = path.relative_to(cards_dir).as_posix()
+            try:
+                data = path.read_bytes()
+            except OSError:
+                files[rel] = ""  # the loader reports it if it is a source
+                continue
+            files[rel] = data if is_source(rel) or rel == STATE_FILE else sha(data)
+    return files
+
+
+def is_source(rel: str) -> bool:
+    return rel.endswith((".yaml", ".yml"))
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def digests(files: dict[str, bytes | str]) -> dict[str, str]:
+    return {rel: sha(v) if isinstance(v, bytes) else v for rel, v in files.items()}
+
+
+def load(out_dir: Path) -> Record:
+    """The last build's record, or an empty one."""
+    try:
+        data = json.loads((out_dir / CACHE_DIR / RECORD).read_text(encoding="utf-8"))
+        if data.get("version") != VERSION:
+            return Record()
+        record = Record(data["environment"], data["inputs"], data["outputs"], data["topics"],
+                        data["warnings"], data["shipped"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Record()
+    shapes = [(record.inputs, dict), (record.outputs, dict), (record.topics, list),
+              (record.warnings, list), (record.shipped, dict)]
+    return record if all(isinstance(v, kind) for v, kind in shapes) else Record()
+
+
+def save(out_dir: Path, record: Record) -> None:
+    from deckgen.atomic import write_atomically
+
+    data = {"version": VERSION, "environment": record.environment, "inputs": record.inputs,
+            "outputs": record.outputs, "topics": record.topics, "warnings": record.warnings,
+            "shipped": record.shipped}
+    (out_dir / CACHE_DIR).mkdir(parents=True, exist_ok=True)
+    write_atomically(out_dir / CACHE_DIR / RECORD,
+                     json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def stat_of(path: Path) -> list[int] | None:
+    """Size and mtime of a package, or None for one that is gone."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def is_as_written(path: Path, output: list | None) -> bool:
+    """Whether `path` is still the file the last build wrote there."""
+    try:
+        return stat_of(path) == output[1]  # type: ignore[index]
+    except (TypeError, IndexError, KeyError):
+        return False

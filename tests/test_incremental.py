@@ -1,0 +1,281 @@
+"""The incremental engine keeps the promise: every edit reaches Anki, nothing else moves.
+
+Each test reproduces a way a cached build once served a stale result."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from deckgen import collect, deflate, environment, package
+from deckgen.build import build, check, plan
+from deckgen.errors import DeckgenError
+from deckgen.notetypes import note_types
+from deckgen.state import STATE_FILE
+from helpers import import_package, run
+
+sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+from synthetic import write_bank  # noqa: E402
+from test_cache import edit, notes_in, package_contents  # noqa: E402
+
+
+def note_text(col, card_id: str) -> str:
+    (nid,) = col.find_notes(f"CardId:{card_id}")
+    return col.get_note(nid).fields[1]
+
+
+def test_an_edit_saved_while_a_build_runs_reaches_the_next_build(cards, tmp_path, monkeypatch):
+    out = tmp_path / "build"
+    attention = cards / "attention.yaml"
+    render = collect.render_chunk
+
+    def render_then_save_an_edit(*args):
+        edit(attention, "梯度不消失", "梯度不会消失")  # the author saves mid-build
+        return render(*args)
+
+    monkeypatch.setattr(collect, "render_chunk", render_then_save_an_edit)
+    build(cards, out)
+    monkeypatch.undo()
+    report = build(cards, out)
+    assert report.changes.total.updated == ["scaled-dot-product"]
+    assert "梯度不会消失" in str(notes_in(out / "attention.apkg", tmp_path))
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_seen(cards, tmp_path):
+    out = tmp_path / "build"
+    attention = cards / "attention.yaml"
+    build(cards, out)
+    before = attention.stat()
+    edit(attention, "梯度不消失", "梯度不减小")  # same number of bytes
+    os.utime(attention, ns=(before.st_atime_ns, before.st_mtime_ns))  # as cp -p, rsync -t
+    assert attention.stat().st_size == before.st_size
+    report = build(cards, out)
+    assert report.changes.total.updated == ["scaled-dot-product"]
+    assert "梯度不减小" in str(notes_in(out / "attention.apkg", tmp_path))
+
+
+def test_an_image_that_keeps_size_and_mtime_is_seen(cards, tmp_path):
+    out = tmp_path / "build"
+    figure = cards / "img" / "a" / "figure.png"
+    build(cards, out)
+    before = figure.stat()
+    data = bytearray(figure.read_bytes())
+    data[-1] ^= 1
+    figure.write_bytes(bytes(data))
+    os.utime(figure, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert build(cards, out).rendered_now == 1
+
+
+def test_c0_is_an_error_not_an_unimportable_package(cards, tmp_path):
+    edit(cards / "attention.yaml", "{{c1::$", "{{c0::$")
+    result = run("build", "--cards", cards, "--out", tmp_path / "build")
+    assert result.exit_code == 1
+    assert f"{cards / 'attention.yaml'}:19: error: card 'attention-formula': cloze numbers" \
+           " start at 1" in result.output
+    assert not (tmp_path / "build").exists()
+
+
+def test_the_packager_refuses_what_anki_would_refuse(cards, tmp_path):
+    (topic, notes), *_ = check(cards).rendered
+    content = package.DeckContent(package.Deck(topic.id, topic.deck), tuple(notes))
+    types = note_types()
+    mtimes = dict.fromkeys(types, 1)
+    note_mtimes = {n.card_id: 1 for n in notes}
+    broken = notes[0].__class__(notes[0].guid, notes[0].card_id, "basic",
+                                notes[0].fields[:-1], ())
+    with pytest.raises(ValueError, match="fields"):
+        package.write_topic(tmp_path / "x.apkg", package.DeckContent(
+            content.deck, (broken,)), types, mtimes, note_mtimes)
+    cloze = notes[1]
+    c0 = cloze.__class__(cloze.guid, cloze.card_id, "cloze",
+                         ("{{c0::x}}", *cloze.fields[1:]), ())
+    with pytest.raises(ValueError, match="ordinal"):
+        package.write_topic(tmp_path / "y.apkg", package.DeckContent(
+            content.deck, (c0,)), types, mtimes, note_mtimes)
+    assert list(tmp_path.glob("*.apkg")) == list(tmp_path.glob(".*tmp")) == []
+
+
+def test_the_cards_folder_may_be_named_or_given_any_way(cards, tmp_path, monkeypatch):
+    build(cards, tmp_path / "build")
+    expected = package_contents(tmp_path / "build", tmp_path)
+    monkeypatch.chdir(cards)
+    report = build(Path("."), tmp_path / "from-inside")
+    assert report.changes.total.updated == [] and report.changes.total.added == []
+    renamed = tmp_path / "renamed-bank"
+    shutil.copytree(cards, renamed)
+    report = build(renamed, tmp_path / "renamed")
+    assert report.changes.total.updated == [] and report.changes.total.added == []
+    for out in ("from-inside", "renamed"):
+        assert package_contents(tmp_path / out, tmp_path) == expected
+
+
+def test_a_reverted_edit_reaches_a_real_collection(cards, tmp_path, collection):
+    out = tmp_path / "build"
+    attention = cards / "attention.yaml"
+    build(cards, out, now=1_000_000)
+    import_package(collection, out / "all.apkg")
+    original = {p: p.read_bytes() for p in (attention, cards / STATE_FILE)}
+    edit(attention, "梯度不消失", "梯度不会消失")
+    build(cards, out, now=1_000_100)
+    import_package(collection, out / "all.apkg")
+    assert "梯度不会消失" in note_text(collection, "scaled-dot-product")
+
+    for path, data in original.items():  # git revert: the source and its stamp go back
+        path.write_bytes(data)
+    report = build(cards, out, now=1_000_200)
+    assert report.changes.total.updated == ["scaled-dot-product"]
+    import_package(collection, out / "all.apkg")
+    assert "梯度不消失" in note_text(collection, "scaled-dot-product")
+    stamps = json.loads((cards / STATE_FILE).read_text())["notes"]
+    assert stamps["scaled-dot-product"][1] == 1_000_200
+
+
+def test_restamp_gives_a_card_a_newer_mtime(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out, now=1_000_000)
+    report = build(cards, out, now=1_000_050, restamp=["attention-code"])
+    assert report.changes.total.updated == ["attention-code"]
+    stamps = json.loads((cards / STATE_FILE).read_text())["notes"]
+    assert stamps["attention-code"][1] == 1_000_050
+    assert stamps["scaled-dot-product"][1] == 1_000_000
+    with pytest.raises(DeckgenError, match="no card with id nope"):
+        build(cards, out, restamp=["nope"])
+
+
+def test_check_and_diff_read_the_cache_and_write_nothing(cards, tmp_path, monkeypatch):
+    out = tmp_path / "build"
+    build(cards, out)
+    files = {p: p.read_bytes() for p in [*out.rglob("*"), *cards.rglob("*")] if p.is_file()}
+    parsed = []
+    monkeypatch.setattr(collect, "read_topic", lambda *a: parsed.append(a))
+    monkeypatch.setattr(collect, "render_chunk", lambda *a: parsed.append(a))
+    assert check(cards, out).card_count == 5
+    assert plan(cards, out).changes.changed_ids == []
+    for command in ("check", "diff"):
+        result = run(command, "--cards", cards, "--out", out)
+        assert result.exit_code == 0, result.output
+    assert parsed == []  # nothing parsed or rendered
+    monkeypatch.undo()
+    edit(cards / "attention.yaml", "梯度不消失", "梯度不会消失")
+    result = run("diff", "--cards", cards, "--out", out)
+    assert result.output == f"{cards / 'attention.yaml'}:5: updated: scaled-dot-product\n"
+    edit(cards / "attention.yaml", "梯度不会消失", "梯度不消失")
+    assert {p: p.read_bytes() for p in files} == files
+    assert {p for p in [*out.rglob("*"), *cards.rglob("*")] if p.is_file()} == set(files)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda out: (out / ".deckgen-cache" / "record.json").write_text('{"version": 1}'),
+    lambda out: (out / ".deckgen-cache" / "record.json").write_text(
+        '{"version": 1, "environment": 5, "inputs": [], "outputs": {"all.apkg": 3},'
+        ' "topics": [[1]], "warnings": [7], "shipped": []}'),
+    lambda out: (out / ".deckgen-cache" / "record.json").write_bytes(b"\x00\xff"),
+    lambda out: [p.write_bytes(p.read_bytes()[:40]) for p in out.rglob("*.cards")],
+    lambda out: [p.write_bytes(b'["deckgen cache", 1]\ncos\nsystem\n(S"exit 3"\ntR.')
+                 for p in out.rglob("*.cards")],
+    lambda out: (out / "figures.apkg").write_bytes(b"PK\x03\x04 not a zip"),
+], ids=["record-shape", "record-types", "record-bytes", "shard-cut", "shard-header",
+        "package"])
+def test_a_damaged_cache_heals_silently(cards, tmp_path, damage):
+    out = tmp_path / "build"
+    build(cards, out)
+    damage(out)
+    edit(cards / "attention.yaml", "梯度不消失", "梯度不会消失")
+    (out / "figures.apkg").unlink(missing_ok=True)
+    build(cards, out)
+    build(cards, tmp_path / "afresh")
+    assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)
+    assert build(cards, out).changes.changed_ids == []
+
+
+def test_temporary_files_of_a_dead_build_are_removed(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = [out / f".all.apkg.{dead}.x1y2.deckgen-tmp",
+            out / ".deckgen-cache" / f".record.json.{dead}.ab_c.deckgen-tmp"]
+    mine = out / f".all.apkg.{os.getpid()}.zz.deckgen-tmp"  # a build still running
+    for path in [*left, mine]:
+        path.write_bytes(b"half")
+    edit(cards / "attention.yaml", "梯度不消失", "梯度不会消失")
+    build(cards, out)
+    assert [p.exists() for p in left] == [False, False] and mine.exists()
+
+
+def test_parallel_render_matches_serial_and_dies_with_the_build(tmp_path, monkeypatch):
+    """A cold build of 400+ cards renders in worker processes: the same notes as one
+    process; and when the build is killed, its workers end with it."""
+    cards = write_bank(tmp_path / "bank", 450)
+    build(cards, tmp_path / "parallel", now=1_000)
+    monkeypatch.setattr(collect, "PARALLEL_FROM", 10**9)
+    shutil.rmtree(tmp_path / "parallel" / ".deckgen-cache")
+    (cards / STATE_FILE).unlink()
+    build(cards, tmp_path / "serial", now=1_000)
+    assert package_contents(tmp_path / "parallel", tmp_path) == package_contents(
+        tmp_path / "serial", tmp_path)
+
+    (cards / STATE_FILE).unlink()
+    process = subprocess.Popen([sys.executable, "-m", "deckgen", "build", "--cards", cards,
+                                "--out", tmp_path / "killed"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    workers = _wait_for_children(process.pid)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _wait_for_children(pid: int) -> list[int]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        found = [int(c) for c in children.read_text().split()] if children.exists() else []
+        if len(found) >= 2:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("the build started no render workers")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_new_cards_have_one_order_across_topics(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    database = tmp_path / "all.anki2"
+    with zipfile.ZipFile(out / "all.apkg") as zf:
+        database.write_bytes(zf.read("collection.anki2"))
+    with closing(sqlite3.connect(database)) as conn:
+        dues = [due for (due,) in conn.execute("SELECT due FROM cards ORDER BY id")]
+    assert dues == [0, 1, 1, 2, 3, 4]  # a note's cards share its position; the cloze has 2
+
+
+def test_packages_are_deflated_by_isal(tmp_path):
+    # Should zipfile's private attribute change, packages fall back to zlib: this fails.
+    assert deflate.isal_in_use(tmp_path)
+
+
+def test_environment_changes_rebuild_everything(cards, tmp_path, monkeypatch):
+    out = tmp_path / "build"
+    build(cards, out)
+    monkeypatch.setattr(environment, "RENDER_VERSION", environment.RENDER_VERSION + 1)
+    assert build(cards, out).rendered_now == 5

@@ -23,6 +23,8 @@ from deckgen.synced import Record
 if TYPE_CHECKING:
     from anki.collection import Collection
 
+    from deckgen.state import State
+
 ANKI_MISSING = ("deckgen sync needs the anki library, the one Anki itself runs:"
                 " pip install 'deckgen[anki]'")
 
@@ -52,18 +54,20 @@ class SyncReport:
     warnings: list[Problem] = field(default_factory=list)
 
     def lines(self) -> Iterator[str]:
-        would = "would " if self.dry_run else ""
+        update, add, move, delete = (
+            ("would update", "would add", "would move", "would delete") if self.dry_run
+            else ("updated", "added", "moved", "deleted"))
         for card_id in self.updated:
             own = self.kept_tags.get(card_id)
-            yield f"updated: '{card_id}'" + (f" (kept tags: {' '.join(own)})" if own else "")
+            yield f"{update}: '{card_id}'" + (f" (kept tags: {' '.join(own)})" if own else "")
         for card_id in self.added:
-            yield f"added: '{card_id}'"
-        for move in self.moves:
-            verb = f"{would}move" if self.moved else "not moved"
-            yield (f"{verb}: '{move.card_id}' from \"{move.old_deck}\" to \"{move.new_deck}\""
+            yield f"{add}: '{card_id}'"
+        for it in self.moves:
+            verb = move if self.moved else "not moved"
+            yield (f"{verb}: '{it.card_id}' from \"{it.old_deck}\" to \"{it.new_deck}\""
                    + ("" if self.moved else " (its topic changed; pass --move-cards to move it)"))
         for card_id in self.removed:
-            yield (f"{would}delete: '{card_id}'" if self.deleted else
+            yield (f"{delete}: '{card_id}'" if self.deleted else
                    f"not deleted: '{card_id}' is no longer in the sources; pass --prune to"
                    f" delete it, or search for CardId:{card_id} in Anki's browser")
         for card_id in self.stale:
@@ -101,7 +105,7 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
     with _opened(collection, package, dry_run) as col:
         record = Record.load(col, cards_dir)
         before = _notes(col)
-        known_decks = {n: ids.deck_id(s.topic) for n, s in previous.notes.items()}
+        known_decks = _last_decks(previous, shipment)
         known_decks.update(record.decks())
         removed = {card_id: nid for card_id, (nid, guid, *_) in before.items()
                    if card_id not in shipment.notes and card_id in known_decks
@@ -125,6 +129,13 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
         record.update(shipment, gone=removed if report.deleted else {})
         record.save(col)
     return report
+
+
+def _last_decks(previous: State, shipment: Shipment) -> dict[str, str | None]:
+    """The deck each card of the last build was shipped to, where its topic still exists;
+    None for the cards of topics that are gone (the record knows theirs)."""
+    return {card_id: shipment.decks.get(ids.deck_id(stamp.topic))
+            for card_id, stamp in previous.notes.items()}
 
 
 def _require_anki() -> None:
@@ -169,9 +180,13 @@ def _backup(col: Collection, folder: Path) -> Path:
     """A backup with Anki's own mechanism, in the profile's backup folder, so that Anki's
     Switch Profile > Open Backup offers it. Anki's rotation of old backups applies."""
     folder.mkdir(exist_ok=True)
-    existing = set(folder.glob("*.colpkg"))
+    def backups() -> dict[Path, int]:
+        return {path: path.stat().st_mtime_ns for path in folder.glob("*.colpkg")}
+
+    existing = backups()
     col.create_backup(backup_folder=str(folder), force=True, wait_for_completion=True)
-    made = sorted(set(folder.glob("*.colpkg")) - existing)
+    # Named by the second: one made in the same second as the last replaces it.
+    made = sorted(path for path, mtime in backups().items() if existing.get(path) != mtime)
     if not made:  # the Anki library backs up a freshly opened collection; never expected
         raise DeckgenError(f"{folder}: Anki made no backup; nothing was changed")
     return made[-1]
@@ -251,22 +266,26 @@ def _keep_tags(col: Collection, report: SyncReport, shipment: Shipment, record: 
 
 
 def _moves(col: Collection, shipment: Shipment,
-           known_decks: dict[str, int]) -> tuple[list[Move], dict[int, int]]:
+           known_decks: dict[str, str]) -> tuple[list[Move], dict[int, int]]:
     """Cards whose home deck is a deckgen topic deck (one of the build's, or the one the
     card was last shipped to) other than its topic's now: a learner's own decks are left
-    alone. Returns the moves and the new deck by card row id."""
+    alone. Returns the moves and the new deck by card row id. Anki's importer matches
+    decks by name (and gives new ones ids of its own), so decks are found by name."""
+    deck_ids = {name: col.decks.id_for_name(name) for name in shipment.decks.values()}
     by_guid = {s.guid: s for s in shipment.notes.values()}
     moves, cards = set(), {}
     for cid, did, odid, guid in col.db.execute(
             "SELECT c.id, c.did, c.odid, n.guid FROM cards c JOIN notes n ON c.nid = n.id"
             f" WHERE n.mid IN ({','.join(map(str, ids.NOTETYPE_IDS.values()))})"):
         shipped, home = by_guid.get(guid), odid or did
-        if shipped is None or home == shipped.deck_id:
+        if shipped is None:
             continue
-        if home in shipment.decks or home == known_decks.get(shipped.card_id):
-            cards[cid] = shipped.deck_id
-            moves.add(Move(shipped.card_id, col.decks.name(home),
-                           shipment.decks[shipped.deck_id]))
+        target = shipment.decks[shipped.deck_id]
+        last = known_decks.get(shipped.card_id)
+        if home != deck_ids[target] and (
+                home in deck_ids.values() or last and home == col.decks.id_for_name(last)):
+            cards[cid] = deck_ids[target]
+            moves.add(Move(shipped.card_id, col.decks.name(home), target))
     return sorted(moves, key=lambda m: m.card_id), cards
 
 

@@ -28,7 +28,7 @@ VERSION = 1
 class Record:
     key: str
     folder: str
-    cards: dict[str, list] = field(default_factory=dict)  # card id: [deck id, tags]
+    cards: dict[str, list] = field(default_factory=dict)  # card id: [deck name, tags]
     saved: dict | None = None  # as loaded: saved again only if it changed
 
     @classmethod
@@ -41,9 +41,9 @@ class Record:
         return cls(key, folder, dict(data["cards"]), data)
 
     def tags(self, card_id: str) -> list[str]:
-        return self.cards.get(card_id, [0, []])[1]
+        return self.cards.get(card_id, [None, []])[1]
 
-    def decks(self) -> dict[str, int]:
+    def decks(self) -> dict[str, str]:
         return {card_id: deck for card_id, (deck, _) in self.cards.items()}
 
     def update(self, shipment: Shipment, gone) -> None:
@@ -52,7 +52,7 @@ class Record:
         for card_id in gone:
             self.cards.pop(card_id, None)
         for card_id, shipped in shipment.notes.items():
-            self.cards[card_id] = [shipped.deck_id, list(shipped.tags)]
+            self.cards[card_id] = [shipment.decks[shipped.deck_id], list(shipped.tags)]
 
     def save(self, col: Collection) -> None:
         data = {"version": VERSION, "cards_folder": self.folder, "cards": self.cards}

@@ -15,7 +15,7 @@ from anki.scheduler.v3 import CardAnswer
 
 from deckgen import ids
 from deckgen.state import STATE_FILE, load_state
-from helpers import build, import_package, run
+from helpers import import_package, run
 from test_updates import remove_card
 
 SCHEDULING = "id, due, ivl, factor, queue, type, reps, lapses, left, odue, odid, flags, data"
@@ -215,11 +215,28 @@ def test_dry_run_reports_everything_and_changes_no_byte(cards, profile):
         "would update: 'scaled-dot-product'",
         "would delete: 'attention-code'",
         "backup: none (nothing was changed)",
-        f"dry run, would sync {profile / 'collection.anki2'}: 0 added, 1 updated, 3 unchanged,"
-        " 1 deleted, 0 moved, tags kept on 0",
+        (f"dry run, would sync {profile / 'collection.anki2'}: 0 added, 1 updated,"
+         " 3 unchanged, 1 deleted, 0 moved, tags kept on 0"),
     ]
     real = synced(cards, profile, "--prune", "--yes")
     assert real[-1].split(": ")[1] == lines[-1].split(": ")[1]
+
+
+def test_deletions_are_confirmed_on_a_terminal(cards, profile, monkeypatch):
+    synced(cards, profile)
+    remove_card(cards / "attention.yaml", "attention-code")
+    monkeypatch.setattr("deckgen.cli.on_terminal", lambda: True)
+    before = file_hashes(profile)
+    declined = run("sync", "--cards", cards, "--out", cards.parent / "build", "--collection",
+                   profile / "collection.anki2", "--prune", input="n\n")
+    assert declined.exit_code == 1
+    assert declined.stdout == ("delete the notes of 1 card no longer in the sources"
+                               " (attention-code), with their review history? [y/N]: n\n")
+    assert declined.stderr == "nothing was changed\n"
+    assert file_hashes(profile) == before
+    confirmed = run("sync", "--cards", cards, "--out", cards.parent / "build", "--collection",
+                    profile / "collection.anki2", "--prune", input="y\n")
+    assert "deleted: 'attention-code'" in confirmed.stdout.splitlines()
 
 
 def anki_base(tmp_path: Path, last: str | None, global_data: bytes | None = None) -> Path:

@@ -134,7 +134,7 @@ def confirm_deletions(yes: bool):
         listed = ", ".join(card_ids)
         if yes:
             return
-        if not sys.stdin.isatty():
+        if not on_terminal():
             raise DeckgenError(f"--prune would delete the notes of {plural(len(card_ids), 'card')}"
                                f" no longer in the sources ({listed}); pass --yes to delete"
                                " them without asking; nothing was changed")
@@ -143,6 +143,10 @@ def confirm_deletions(yes: bool):
             raise DeckgenError("nothing was changed")
 
     return confirm
+
+
+def on_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
 def rebuilder(cards_dir: Path, out_dir: Path):

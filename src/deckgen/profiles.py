@@ -66,8 +66,9 @@ def choose_profile(base: Path, wanted: str | None) -> str:
 def read_profiles(base: Path) -> tuple[list[str], str | None]:
     """The profile names and the one opened last, from prefs21.db; without a readable
     prefs21.db, the folders holding a collection, and no last one."""
+    prefs = (base / "prefs21.db").resolve()
     try:
-        database = sqlite3.connect(f"{(base / 'prefs21.db').resolve().as_uri()}?mode=ro", uri=True)
+        database = sqlite3.connect(f"{prefs.as_uri()}?mode=ro", uri=True)
     except (sqlite3.Error, ValueError):
         database = None
     if database is not None:
@@ -109,5 +110,5 @@ def _unpickle(data) -> object:
     """Anki's own pickled preferences, read as plain data."""
     try:
         return _DataOnly(io.BytesIO(bytes(data))).load()
-    except Exception:  # a damaged row: only the default profile is lost
+    except Exception:  # noqa: BLE001 - a damaged row, in any way: only the default is lost
         return None

@@ -10,8 +10,9 @@ from click.testing import CliRunner, Result
 from deckgen.cli import main
 
 
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+def run(*args: str | Path, input: str | None = None) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], input=input,
+                              catch_exceptions=False)
 
 
 def build(cards: Path, out: Path) -> Result:

@@ -116,6 +116,54 @@ def watch(cards_dir: Path, out_dir: Path) -> None:
     watch_cards(cards_dir, rebuilder(cards_dir, out_dir), click.echo)
 
 
+@main.command()
+@cards_option
+@out_option
+@click.option("--collection", type=click.Path(path_type=Path),
+              help="The collection.anki2 to update (default: the profile's).")
+@click.option("--profile", help="Anki profile to update (default: the one Anki opened last).")
+@click.option("--prune", is_flag=True, help="Delete the notes of cards removed from the sources.")
+@click.option("--move-cards", is_flag=True, help="Move cards whose topic changed to its deck.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+def sync(cards_dir: Path, out_dir: Path, collection: Path | None, profile: str | None,
+         prune: bool, move_cards: bool, dry_run: bool, yes: bool) -> None:
+    """Build, then bring an Anki collection up to date (close Anki first)."""
+    from deckgen.profiles import find_collection
+    from deckgen.sync import sync as sync_collection
+
+    if collection is not None and profile is not None:
+        raise click.UsageError("pass --collection or --profile, not both")
+    report = sync_collection(cards_dir, out_dir, find_collection(collection, profile), prune,
+                             move_cards, dry_run, confirm_deletions(yes), progress_bar)
+    show_problems(report.warnings)
+    for line in report.lines():
+        click.echo(line)
+
+
+def confirm_deletions(yes: bool):
+    """Deletions go ahead with --yes, or when confirmed on a terminal; else nothing changes."""
+    from deckgen.errors import DeckgenError
+
+    def confirm(card_ids: list[str]) -> None:
+        listed = ", ".join(card_ids)
+        if yes:
+            return
+        if not on_terminal():
+            raise DeckgenError(f"--prune would delete the notes of {plural(len(card_ids), 'card')}"
+                               f" no longer in the sources ({listed}); pass --yes to delete"
+                               " them without asking; nothing was changed")
+        if not click.confirm(f"delete the notes of {plural(len(card_ids), 'card')} no longer in"
+                             f" the sources ({listed}), with their review history?"):
+            raise DeckgenError("nothing was changed")
+
+    return confirm
+
+
+def on_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def rebuilder(cards_dir: Path, out_dir: Path):
     """A rebuild for `watch`: problems in the sources are shown, and watching goes on."""
     from deckgen.errors import DeckgenError

@@ -1,0 +1,300 @@
+"""`deckgen sync` against real collections: what it changes, and everything it must not."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+from anki._backend import RustBackend
+from anki.collection import Collection
+from anki.scheduler.v3 import CardAnswer
+
+from deckgen import ids
+from deckgen.state import STATE_FILE, load_state
+from helpers import import_package, run
+from test_updates import remove_card
+
+SCHEDULING = "id, due, ivl, factor, queue, type, reps, lapses, left, odue, odid, flags, data"
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    """A profile folder as Anki lays it out, with a new, closed collection."""
+    folder = tmp_path / "Anki2" / "User 1"
+    folder.mkdir(parents=True)
+    Collection(str(folder / "collection.anki2")).close()
+    return folder
+
+
+def sync(cards: Path, profile: Path, *args: str):
+    return run("sync", "--cards", cards, "--out", cards.parent / "build",
+               "--collection", profile / "collection.anki2", *args)
+
+
+def synced(cards: Path, profile: Path, *args: str) -> list[str]:
+    result = sync(cards, profile, *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+def notes_by_card(col: Collection) -> dict[str, object]:
+    """Every note by its CardId field; "" for notes without one."""
+    notes = map(col.get_note, col.find_notes(""))
+    return {dict(note.items()).get("CardId", ""): note for note in notes}
+
+
+def study(col: Collection, count: int) -> None:
+    """Answer `count` new cards Good, as a learner would in the reviewer."""
+    col.decks.select(col.decks.id_for_name("测试"))
+    for queued in col.sched.get_queued_cards(fetch_limit=count).cards:
+        card = col.get_card(queued.card.id)
+        card.start_timer()
+        col.sched.answer_card(col.sched.build_answer(card=card, states=queued.states,
+                                                     rating=CardAnswer.GOOD))
+
+
+def edit_card(cards: Path) -> None:
+    """Edit the back of 'scaled-dot-product'."""
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace("梯度", "导数"),
+                         encoding="utf-8")
+
+
+def restore(backup: Path, folder: Path) -> Collection:
+    """Open a backup as Anki's Restore from Backup does."""
+    folder.mkdir()
+    RustBackend().import_collection_package(
+        col_path=str(folder / "collection.anki2"), backup_path=str(backup),
+        media_folder=str(folder / "collection.media"), media_db=str(folder / "media.db"))
+    return Collection(str(folder / "collection.anki2"))
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.iterdir() if p.is_file()}
+
+
+def test_sync_keeps_tags_moves_prunes_and_leaves_scheduling_alone(cards, profile):
+    synced(cards, profile)
+    path = str(profile / "collection.anki2")
+    col = Collection(path)
+    study(col, 4)
+    edited = notes_by_card(col)["scaled-dot-product"]
+    edited.tags += ["marked", "我的"]
+    col.update_note(edited)
+    # As if tagged before the edit below was built: a test runs within one second, and
+    # the import updates a note only if the package's copy is strictly newer.
+    col.db.execute("UPDATE notes SET mod = mod - 5 WHERE id = ?", edited.id)
+    foreign = col.new_note(col.models.get(ids.NOTETYPE_IDS["basic"]))
+    foreign["Front"], foreign["CardId"] = "another bank's card", "other-bank"
+    col.add_note(foreign, col.decks.id_for_name("测试::图片"))
+    basic = col.new_note(col.models.by_name("Basic"))
+    basic["Front"] = "a learner's own note"
+    col.add_note(basic, 1)
+    deleted = notes_by_card(col)["attention-code"]
+    removed_cards = deleted.card_ids()
+    scheduling = {row[0]: row for row in col.db.all(f"SELECT {SCHEDULING} FROM cards")}
+    revlog = col.db.all("SELECT * FROM revlog ORDER BY id")
+    assert len(revlog) == 4
+    col.close()
+
+    attention = cards / "attention.yaml"
+    remove_card(attention, "attention-code")
+    moved = remove_card(attention, "attention-formula")
+    figures = cards / "more" / "figures.yaml"
+    figures.write_text(figures.read_text(encoding="utf-8") + moved, encoding="utf-8")
+    edit_card(cards)
+    refused = sync(cards, profile, "--prune", "--move-cards")  # not on a terminal
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "--prune would delete the notes of 1 card no longer in the sources"
+        " (attention-code); pass --yes to delete them without asking; nothing was changed\n")
+    lines = synced(cards, profile, "--prune", "--move-cards", "--yes")
+
+    backup = profile / "backups" / lines[-2].split("/")[-1]
+    assert lines == [
+        "updated: 'scaled-dot-product' (kept tags: marked 我的)",
+        "updated: 'attention-formula'",  # its Source field names its new file
+        "moved: 'attention-formula' from \"测试::Transformer 与注意力\" to \"测试::图片\"",
+        "deleted: 'attention-code'",
+        f"backup: {backup}",
+        f"synced {path}: 0 added, 2 updated, 2 unchanged, 1 deleted, 1 moved, tags kept on 1",
+    ]
+    restored = restore(backup, profile.parent / "restored")
+    assert "attention-code" in notes_by_card(restored)  # as it was before this sync
+    assert "marked" in notes_by_card(restored)["scaled-dot-product"].tags
+    restored.close()
+    col = Collection(path)
+    try:
+        notes = notes_by_card(col)
+        assert set(notes) == {"scaled-dot-product", "attention-formula", "two-figures",
+                              "tex-cloze", "other-bank", ""}
+        note = notes["scaled-dot-product"]
+        assert "导数" in note["Back"] and "梯度" not in note["Back"]
+        assert sorted(note.tags) == ["attention", "level::basic", "marked", "transformer", "我的"]
+        stamps = load_state(cards / STATE_FILE).notes
+        assert note.mod == stamps["scaled-dot-product"].mtime  # as an import leaves it
+        figures_deck = col.decks.id_for_name("测试::图片")
+        moved_cards = notes["attention-formula"].card_ids()
+        assert len(moved_cards) == 2
+        assert {col.get_card(cid).did for cid in moved_cards} == {figures_deck}
+        after = {row[0]: row for row in col.db.all(f"SELECT {SCHEDULING} FROM cards")}
+        assert set(after) == set(scheduling) - set(removed_cards)
+        assert {cid: after[cid] for cid in after} == {cid: scheduling[cid] for cid in after}
+        assert col.db.all("SELECT * FROM revlog ORDER BY id") == revlog
+        # Pending for the next AnkiWeb sync, as if done in Anki.
+        assert col.db.scalar("SELECT usn FROM notes WHERE id = ?", note.id) == -1
+        assert {col.db.scalar("SELECT usn FROM cards WHERE id = ?", c) for c in moved_cards} \
+            == {-1}
+        graves = set(map(tuple, col.db.all("SELECT oid, type FROM graves WHERE usn = -1")))
+        assert graves == {(deleted.id, 1), *((cid, 0) for cid in removed_cards)}
+    finally:
+        col.close()
+
+
+def test_sync_and_a_manual_import_leave_identical_notes(cards, profile, tmp_path):
+    manual = tmp_path / "manual" / "collection.anki2"
+    manual.parent.mkdir()
+    Collection(str(manual)).close()
+
+    def rows(path) -> list:
+        col = Collection(str(path))
+        try:
+            return col.db.all(
+                "SELECT n.guid, n.mid, n.mod, n.usn, n.tags, n.flds,"
+                " (SELECT name FROM decks WHERE id = c.did), c.ord, c.type,"
+                " c.queue, c.due, c.ivl FROM notes n JOIN cards c ON c.nid = n.id"
+                " ORDER BY n.guid, c.ord")
+        finally:
+            col.close()
+
+    for edit in (False, True):  # adds, then an update
+        if edit:
+            edit_card(cards)
+        synced(cards, profile)
+        col = Collection(str(manual))
+        import_package(col, cards.parent / "build" / "all.apkg")
+        col.close()
+        assert rows(profile / "collection.anki2") == rows(manual)
+
+
+def test_a_collection_in_use_is_refused_and_left_unchanged(cards, profile):
+    synced(cards, profile)
+    edit_card(cards)
+    anki = Collection(str(profile / "collection.anki2"))  # Anki desktop, say
+    try:
+        before = file_hashes(profile)
+        assert "collection.anki2-wal" in before
+        for args in ((), ("--dry-run",)):
+            result = sync(cards, profile, *args)
+            assert result.exit_code == 1
+            assert result.stderr.startswith(f"{profile / 'collection.anki2'}: the"
+                                            " collection is in use (")
+            assert result.stderr.endswith(
+                f"). Close Anki and run deckgen sync again, or import"
+                f" {cards.parent / 'build' / 'all.apkg'} with File > Import; nothing was"
+                " changed\n")
+            assert file_hashes(profile) == before
+        assert len(list((profile / "backups").iterdir())) == 1  # the first sync's
+    finally:
+        anki.close()
+
+
+def test_dry_run_reports_everything_and_changes_no_byte(cards, profile):
+    synced(cards, profile)
+    remove_card(cards / "attention.yaml", "attention-code")
+    edit_card(cards)
+    before = file_hashes(profile)
+    lines = synced(cards, profile, "--dry-run", "--prune")
+    assert file_hashes(profile) == before
+    assert lines == [
+        "would update: 'scaled-dot-product'",
+        "would delete: 'attention-code'",
+        "backup: none (nothing was changed)",
+        (f"dry run, would sync {profile / 'collection.anki2'}: 0 added, 1 updated,"
+         " 3 unchanged, 1 deleted, 0 moved, tags kept on 0"),
+    ]
+    real = synced(cards, profile, "--prune", "--yes")
+    assert real[-1].split(": ")[1] == lines[-1].split(": ")[1]
+
+
+def test_deletions_are_confirmed_on_a_terminal(cards, profile, monkeypatch):
+    synced(cards, profile)
+    remove_card(cards / "attention.yaml", "attention-code")
+    monkeypatch.setattr("deckgen.cli.on_terminal", lambda: True)
+    before = file_hashes(profile)
+    declined = run("sync", "--cards", cards, "--out", cards.parent / "build", "--collection",
+                   profile / "collection.anki2", "--prune", input="n\n")
+    assert declined.exit_code == 1
+    assert declined.stdout == ("delete the notes of 1 card no longer in the sources"
+                               " (attention-code), with their review history? [y/N]: n\n")
+    assert declined.stderr == "nothing was changed\n"
+    assert file_hashes(profile) == before
+    confirmed = run("sync", "--cards", cards, "--out", cards.parent / "build", "--collection",
+                    profile / "collection.anki2", "--prune", input="y\n")
+    assert "deleted: 'attention-code'" in confirmed.stdout.splitlines()
+
+
+def anki_base(tmp_path: Path, last: str | None, global_data: bytes | None = None) -> Path:
+    """Anki's base folder: profiles First and Second, and prefs21.db as Anki writes it."""
+    base = tmp_path / "Anki2"
+    for name in ("First", "Second"):
+        (base / name).mkdir(parents=True)
+        Collection(str(base / name / "collection.anki2")).close()
+    meta = {"ver": 0, "created": 1, "last_loaded_profile_name": last, "defaultLang": "zh_CN"}
+    db = sqlite3.connect(base / "prefs21.db")
+    db.execute("CREATE TABLE profiles (name TEXT PRIMARY KEY COLLATE NOCASE, data BLOB NOT NULL)")
+    db.executemany("INSERT INTO profiles VALUES (?, ?)", [
+        ("_global", global_data or pickle.dumps(meta, protocol=4)),
+        ("First", pickle.dumps({"mainWindowState": b"\x00"}, protocol=4)),
+        ("Second", pickle.dumps({}, protocol=4))])
+    db.commit()
+    db.close()
+    return base
+
+
+def test_profile_is_found_in_ankis_base_folder(cards, tmp_path, monkeypatch):
+    base = anki_base(tmp_path, last="Second")
+    monkeypatch.setenv("ANKI_BASE", str(base))
+    out = ("--cards", cards, "--out", tmp_path / "build")
+    result = run("sync", *out, "--profile", "first")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith(f"synced {base / 'First'}/collection.anki2")
+    result = run("sync", *out)  # the one Anki opened last
+    assert result.stdout.splitlines()[-1].startswith(f"synced {base / 'Second'}/")
+    assert len(list((base / "Second" / "backups").iterdir())) == 1
+    result = run("sync", *out, "--profile", "Third")
+    assert result.exit_code == 1
+    assert result.stderr == (f"{base}: no profile named 'Third'; profiles found:"
+                             " 'First', 'Second'\n")
+
+
+def test_preferences_are_read_as_data_only(cards, tmp_path, monkeypatch):
+    """A pickle that would run a command runs nothing; with no profile known as opened
+    last, there is no default among several."""
+    marker = tmp_path / "ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (__import__("os").system, (f"touch {marker}",))
+
+    base = anki_base(tmp_path, last=None, global_data=pickle.dumps(
+        {"last_loaded_profile_name": Exploit()}, protocol=4))
+    monkeypatch.setenv("ANKI_BASE", str(base))
+    result = run("sync", "--cards", cards, "--out", tmp_path / "build")
+    assert not marker.exists()
+    assert result.exit_code == 1
+    assert result.stderr == (f"{base}: several profiles and none known as opened last:"
+                             " 'First', 'Second'; choose one with --profile NAME\n")
+
+
+def test_without_the_anki_library_sync_says_what_to_install(cards, profile, monkeypatch):
+    monkeypatch.setitem(sys.modules, "anki.collection", None)  # import fails
+    result = sync(cards, profile)
+    assert result.exit_code == 1
+    assert result.stderr == ("deckgen sync needs the anki library, the one Anki itself"
+                             " runs: pip install 'deckgen[anki]'\n")

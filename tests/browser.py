@@ -49,7 +49,9 @@ def wait_for_mathjax(page: Page) -> None:
     page.evaluate("MathJax.startup.promise")
 
 
-MEASURE = """() => {
+# Colour helpers shared by the measuring scripts: WCAG relative luminance, and the
+# background an element's text is drawn on.
+COLOURS = """
   const rgba = s => { const p = s.match(/[\\d.]+/g).map(Number);
                       return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
   const lum = c => [c.r, c.g, c.b].map(v => { v /= 255;
@@ -58,6 +60,9 @@ MEASURE = """() => {
   const background = el => { for (let e = el; e; e = e.parentElement) {
       const c = rgba(getComputedStyle(e).backgroundColor); if (c.a > 0) return c; }
     return {r: 255, g: 255, b: 255, a: 1}; };
+"""
+
+MEASURE = """() => {""" + COLOURS + """
   const texts = [];
   for (const el of document.body.querySelectorAll("*")) {
     if (el.closest("mjx-container, style, script")) continue;
@@ -76,3 +81,29 @@ MEASURE = """() => {
           typeset: document.querySelectorAll(".arithmatex > mjx-container").length,
           images: Array.from(document.images).map(i => i.getBoundingClientRect().width)};
 }"""
+
+
+def anki_sides(cards: Path, root: Path, package: str) -> tuple[Path, list[tuple[str, str]]]:
+    """Build `cards` under `root`, import `package` into a real Anki collection and return
+    a folder holding its media, and (name, html) of the front and back of every card, as
+    Anki renders them."""
+    from anki.collection import Collection
+
+    from helpers import build, import_package
+
+    shutil.copytree(cards, root / "cards")
+    build(root / "cards", root / "build")
+    (root / "collection").mkdir()
+    col = Collection(str(root / "collection" / "collection.anki2"))
+    try:
+        import_package(col, root / "build" / package)
+        sides = []
+        for cid in sorted(col.find_cards("")):
+            card = col.get_card(cid)
+            name = f"{card.note()['CardId']} c{card.ord + 1}"
+            sides += [(f"{name} front", card.question()), (f"{name} back", card.answer())]
+        pages = root / "pages"
+        shutil.copytree(col.media.dir(), pages)
+    finally:
+        col.close()
+    return pages, sides

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from anki.collection import Collection
 
-from browser import PHONE, chromium, copy_mathjax
-from helpers import build, import_package
+from browser import COLOURS, PHONE, anki_sides, chromium, copy_mathjax
 
 CARDS = Path(__file__).parent.parent / "cards"
 MIN_FONT_PX = 16
@@ -44,15 +41,7 @@ TYPESET = """async () => {
 }"""
 
 # One list of problems per side, measured in the page's current mode.
-MEASURE = """([minFont, minContrast]) => {
-  const rgba = s => { const p = s.match(/[\\d.]+/g).map(Number);
-                      return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
-  const lum = c => [c.r, c.g, c.b].map(v => { v /= 255;
-      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
-    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
-  const background = el => { for (let e = el; e; e = e.parentElement) {
-      const c = rgba(getComputedStyle(e).backgroundColor); if (c.a > 0) return c; }
-    return {r: 255, g: 255, b: 255, a: 1}; };
+MEASURE = """([minFont, minContrast]) => {""" + COLOURS + """
   const result = {};
   for (const side of document.querySelectorAll(".dg-side")) {
     const problems = [];
@@ -99,23 +88,7 @@ NIGHT = """() => { for (const side of document.querySelectorAll(".dg-side"))
 def rendered(tmp_path_factory) -> tuple[Path, list[tuple[str, str]]]:
     """A folder holding the bank's media, and (name, html) for the front and back of
     every card of the bank, as Anki renders them after importing all.apkg."""
-    root = tmp_path_factory.mktemp("bank")
-    shutil.copytree(CARDS, root / "cards")
-    build(root / "cards", root / "build")
-    (root / "collection").mkdir()
-    col = Collection(str(root / "collection" / "collection.anki2"))
-    try:
-        import_package(col, root / "build" / "all.apkg")
-        sides = []
-        for cid in sorted(col.find_cards("")):
-            card = col.get_card(cid)
-            name = f"{card.note()['CardId']} c{card.ord + 1}"
-            sides += [(f"{name} front", card.question()), (f"{name} back", card.answer())]
-        pages = root / "pages"
-        shutil.copytree(col.media.dir(), pages)
-    finally:
-        col.close()
-    return pages, sides
+    return anki_sides(CARDS, tmp_path_factory.mktemp("bank"), "all.apkg")
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from anki.collection import Collection
 
-from browser import MEASURE, PHONE, anki_page, chromium, copy_mathjax, wait_for_mathjax
-from helpers import build, import_package
+from browser import (MEASURE, PHONE, anki_page, anki_sides, chromium, copy_mathjax,
+                     wait_for_mathjax)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "phone"
 MIN_FONT_PX = 16
@@ -20,23 +18,8 @@ MIN_CONTRAST = 4.5
 def rendered(tmp_path_factory) -> tuple[Path, list[tuple[str, str]]]:
     """A folder holding the deck's media, and (name, html) for the front and back of
     every card of the phone fixture deck."""
-    root = tmp_path_factory.mktemp("phone")
-    shutil.copytree(FIXTURE, root / "cards")
-    build(root / "cards", root / "build")
-    (root / "collection").mkdir()
-    col = Collection(str(root / "collection" / "collection.anki2"))
-    try:
-        import_package(col, root / "build" / "phone.apkg")
-        result = []
-        for cid in sorted(col.find_cards("")):
-            card = col.get_card(cid)
-            name = f"{card.note()['CardId']}-c{card.ord + 1}"
-            result += [(f"{name}-front", card.question()), (f"{name}-back", card.answer())]
-        pages = root / "pages"
-        shutil.copytree(col.media.dir(), pages)
-    finally:
-        col.close()
-    return pages, result
+    pages, sides = anki_sides(FIXTURE, tmp_path_factory.mktemp("phone"), "phone.apkg")
+    return pages, [(name.replace(" ", "-"), html) for name, html in sides]
 
 
 @pytest.fixture(scope="module")

@@ -107,15 +107,15 @@ def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
          progress=None) -> Plan:
     """Check, then stamp every note: what `build` would ship, and what changed."""
     previous = record.load(out_dir) if out_dir else Record()
-    return _plan(cards_dir, out_dir, previous, now, accept_notetype_change,
-                 frozenset(restamp), progress)
+    return _plan(cards_dir, out_dir, _fingerprint(cards_dir), previous, now,
+                 accept_notetype_change, frozenset(restamp), progress)
 
 
-def _plan(cards_dir: Path, out_dir: Path | None, previous: Record, now: int | None,
-          accept_notetype_change: bool, restamp: frozenset[str], progress) -> Plan:
+def _plan(cards_dir: Path, out_dir: Path | None, files: dict[str, bytes | str],
+          previous: Record, now: int | None, accept_notetype_change: bool,
+          restamp: frozenset[str], progress) -> Plan:
     from deckgen.state import load_state
 
-    files = _fingerprint(cards_dir)
     sources = _sources(cards_dir, out_dir, files)
     checked = _check(sources, previous, progress)
     state_file = cards_dir / STATE_FILE
@@ -147,11 +147,14 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
                         {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
     changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics])
-    where = {}
-    for topic in checked.topics:
-        path = sources.shown(topic.record.source)
-        where.update((n.card_id, Location(path, n.line)) for n in topic.record.notes)
-    return Plan(checked, sources, state, changes, where)
+    return Plan(checked, sources, state, changes, _where(checked, sources, changes))
+
+
+def _where(checked: Checked, sources, changes: Changes) -> dict[str, Location]:
+    """Where each added, updated or renamed card is, for the report."""
+    wanted = set(changes.changed_ids)
+    return {n.card_id: Location(sources.shown(t.record.source), n.line)
+            for t in checked.topics for n in t.record.notes if n.card_id in wanted}
 
 
 def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool = False,
@@ -160,20 +163,25 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
     """Write one package per topic plus the combined one, each only if its content changed;
     write nothing at all on any error, or with `dry_run`."""
     restamp = frozenset(restamp)
-    if not restamp and (report := unchanged(cards_dir, out_dir)) is not None:
+    files, previous = _fingerprint(cards_dir), record.load(out_dir)
+    if not restamp and (report := _repeat(cards_dir, out_dir, files, previous)) is not None:
         return report
     with _collector_paused():
-        return _work(cards_dir, out_dir, now, dry_run, accept_notetype_change, restamp,
-                     progress)
+        return _work(cards_dir, out_dir, files, previous, now, dry_run,
+                     accept_notetype_change, restamp, progress)
 
 
 def unchanged(cards_dir: Path, out_dir: Path, outputs: bool = True) -> BuildReport | None:
     """The last build's report, if no input, environment or (with `outputs`) package
     changed since: then `check` and `diff` have nothing to add, and `build` nothing to do."""
-    previous = record.load(out_dir)
+    return _repeat(cards_dir, out_dir, _fingerprint(cards_dir), record.load(out_dir), outputs)
+
+
+def _repeat(cards_dir: Path, out_dir: Path, files: dict[str, bytes | str], previous: Record,
+            outputs: bool = True) -> BuildReport | None:
     if previous.environment != environment.digest():
         return None
-    if record.digests(_fingerprint(cards_dir)) != previous.inputs:
+    if record.digests(files) != previous.inputs:
         return None
     if outputs and not all(record.is_as_written(out_dir / name, output)
                            for name, output in previous.outputs.items()):
@@ -209,15 +217,15 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _work(cards_dir: Path, out_dir: Path, now: int | None, dry_run: bool,
-          accept_notetype_change: bool, restamp: frozenset[str], progress) -> BuildReport:
+def _work(cards_dir: Path, out_dir: Path, files: dict[str, bytes | str], previous: Record,
+          now: int | None, dry_run: bool, accept_notetype_change: bool,
+          restamp: frozenset[str], progress) -> BuildReport:
     from deckgen import atomic
     from deckgen.collect import with_notes
 
     atomic.sweep(out_dir, out_dir / CACHE_DIR, out_dir / CACHE_DIR / "cards", cards_dir)
-    previous = record.load(out_dir)
-    the_plan = _plan(cards_dir, out_dir, previous, now, accept_notetype_change, restamp,
-                     progress)
+    the_plan = _plan(cards_dir, out_dir, files, previous, now, accept_notetype_change,
+                     restamp, progress)
     topics = the_plan.checked.topics
     fingerprints = _fingerprints(topics, the_plan.state)
     stale = {t.record.id for t in topics

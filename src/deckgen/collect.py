@@ -214,6 +214,9 @@ def _worker_started(parent: int) -> None:
 
 _renderers: dict[Path, object] = {}  # one Markdown converter per process and cards folder
 
+# The renderer (Markdown, pymdown-extensions, Pygments) is imported only when a card is to
+# be rendered: importing it takes longer than a whole `check` of an unchanged bank.
+
 
 def _renderer(cards_dir: Path):
     from deckgen.render import MarkdownRenderer

@@ -103,26 +103,16 @@ def write_combined(path: Path, parts: list[Part], notetypes: dict[str, NoteType]
             _add_decks(conn, [p.deck for p in parts], _models(notetypes, notetype_mtimes))
             next_id, position = _now_ms(), 0
             for part in parts:
-                with _collection_of(part) as topic_database:
-                    next_id, position = _copy_rows(conn, topic_database, next_id, position)
+                next_id, position = _copy_rows(conn, _collection_of(part), next_id, position)
         return _zip(path, database, _unique(m for p in parts for m in p.media))
     finally:
         database.unlink(missing_ok=True)
 
 
-@contextmanager
-def _collection_of(part: Part) -> Iterator[Path]:
+def _collection_of(part: Part) -> bytes:
     if part.database is not None:
-        yield part.database
-        return
-    scratch = temp_beside(part.package)
-    try:
-        with zipfile.ZipFile(part.package) as zf, zf.open("collection.anki2") as source, \
-                open(scratch, "wb") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
-        yield scratch
-    finally:
-        scratch.unlink(missing_ok=True)
+        return part.database.read_bytes()
+    return deflate.read(part.package, "collection.anki2")
 
 
 def _unique(media) -> list[Media]:
@@ -195,11 +185,13 @@ def card_ordinals(note: Note) -> list[int]:
     return sorted(n - 1 for n in cloze.numbers(note.fields[0]))
 
 
-def _copy_rows(conn: sqlite3.Connection, topic_database: Path, next_id: int,
+def _copy_rows(conn: sqlite3.Connection, topic_database: bytes, next_id: int,
                position: int) -> tuple[int, int]:
     """Copy a topic's notes and cards, shifting their ids past those already copied and
-    their new-card positions past the earlier topics' notes."""
-    conn.execute("ATTACH DATABASE ? AS topic", (str(topic_database),))
+    their new-card positions past the earlier topics' notes. The topic's collection is
+    attached from memory: no scratch file to write and read back."""
+    conn.execute("ATTACH DATABASE ':memory:' AS topic")
+    conn.deserialize(topic_database, name="topic")
     try:
         low, high = conn.execute(
             "SELECT min(id), max(id) FROM (SELECT id FROM topic.notes"

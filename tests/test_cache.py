@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,12 @@ from synthetic import write_bank  # noqa: E402
 
 
 def collection_bytes(package: Path) -> bytes:
+    return member(package, "collection.anki2")
+
+
+def member(package: Path, name: str) -> bytes:
     with zipfile.ZipFile(package) as zf:
-        return zf.read("collection.anki2")
+        return zf.read(name)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -82,12 +87,12 @@ def test_renderer_upgrade_never_serves_stale_html(cards, tmp_path, monkeypatch):
 def test_edited_image_is_picked_up_though_its_card_is_not(cards, tmp_path):
     out = tmp_path / "build"
     build(cards, out)
-    old_names = zipfile.ZipFile(out / "figures.apkg").read("media")
+    old_names = member(out / "figures.apkg", "media")
     (cards / "img" / "a" / "figure.png").write_bytes(
         (cards / "img" / "b" / "figure.png").read_bytes() + b"\0")
     report = build(cards, out)
     assert report.rendered_now == 1
-    assert zipfile.ZipFile(out / "figures.apkg").read("media") != old_names
+    assert member(out / "figures.apkg", "media") != old_names
     build(cards, tmp_path / "afresh")  # no cache, the same cards and state
     assert notes_in(out / "figures.apkg", tmp_path) == notes_in(
         tmp_path / "afresh" / "figures.apkg", tmp_path)
@@ -153,7 +158,7 @@ def test_a_package_deleted_by_hand_is_written_again(cards, tmp_path):
 def notes_in(package: Path, tmp_path: Path) -> list:
     database = tmp_path / f"{package.stem}.anki2"
     database.write_bytes(collection_bytes(package))
-    with sqlite3.connect(database) as conn:
+    with closing(sqlite3.connect(database)) as conn:
         return conn.execute("SELECT guid, mod, flds, tags FROM notes ORDER BY guid").fetchall()
 
 
@@ -163,14 +168,14 @@ def package_contents(out: Path, tmp_path: Path) -> dict[str, tuple]:
     for package in sorted(out.glob("*.apkg")):
         database = tmp_path / f"{package.stem}-contents.anki2"
         database.write_bytes(collection_bytes(package))
-        with sqlite3.connect(database) as conn:
+        with closing(sqlite3.connect(database)) as conn:
             notes = conn.execute("SELECT guid, mid, mod, flds, tags FROM notes ORDER BY guid")
             cards = conn.execute("SELECT n.guid, c.did, c.ord, c.mod FROM cards c"
                                  " JOIN notes n ON n.id = c.nid ORDER BY n.guid, c.ord")
             decks = conn.execute("SELECT decks FROM col").fetchone()[0]
             contents[package.name] = (notes.fetchall(), cards.fetchall(),
                                       sorted(d["name"] for d in json.loads(decks).values()),
-                                      zipfile.ZipFile(package).read("media"))
+                                      member(package, "media"))
     return contents
 
 
@@ -237,7 +242,7 @@ def test_a_build_with_nothing_to_do_imports_no_heavy_library(cards, tmp_path):
 def combined_note_ids(out: Path, tmp_path: Path) -> dict[str, int]:
     database = tmp_path / "all-ids.anki2"
     database.write_bytes(collection_bytes(out / "all.apkg"))
-    with sqlite3.connect(database) as conn:
+    with closing(sqlite3.connect(database)) as conn:
         return dict(conn.execute("SELECT guid, id FROM notes"))
 
 

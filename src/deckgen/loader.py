@@ -19,9 +19,13 @@ from deckgen.model import Card, Location, Text, Topic
 
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+# The source format's keys. src/deckgen/topic.schema.json says the same for editors, and
+# tests/test_schema.py checks that the two agree.
 TOPIC_KEYS = ("deck", "id", "tags", "cards")
+TOPIC_REQUIRED = ("deck", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
+SIDES = ("front", "back")  # what a card has unless it is a cloze
 
 
 def source_files(cards_dir: Path) -> list[Path]:
@@ -56,6 +60,9 @@ class _FileReader:
             self.error(_line(root), "a topic file must be a mapping with 'deck' and 'cards'")
             return None
         entries = self._mapping(root, TOPIC_KEYS, "topic")
+        for key in TOPIC_REQUIRED:
+            if key not in entries:
+                self.error(_line(root), f"missing key '{key}'")
         topic_id = self._slug(entries.get("id"), "topic id") if "id" in entries else self.path.stem
         if "id" not in entries and not SLUG.match(topic_id):
             self.error(1, f"file name '{self.path.name}' is not a valid topic id; add an 'id' key"
@@ -63,9 +70,9 @@ class _FileReader:
         if topic_id == COMBINED:
             self.error(_line(entries.get("id", root)),
                        f"topic id '{COMBINED}' is reserved for the combined package")
-        deck = self._deck(entries.get("deck"), root)
+        deck = self._deck(entries.get("deck"))
         tags = self._tags(entries.get("tags"))
-        cards = self._cards(entries.get("cards"), root)
+        cards = self._cards(entries.get("cards"))
         if deck is None or topic_id is None:
             return None
         return Topic(topic_id, deck, self.path, self.label, tuple(cards), tags)
@@ -125,9 +132,8 @@ class _FileReader:
             return None
         return value
 
-    def _deck(self, node: yaml.Node | None, root: yaml.Node) -> str | None:
+    def _deck(self, node: yaml.Node | None) -> str | None:
         if node is None:
-            self.error(_line(root), "missing key 'deck'")
             return None
         deck = self._string(node, "deck")
         if deck is not None and any(not part.strip() for part in deck.split("::")):
@@ -152,9 +158,8 @@ class _FileReader:
                 tags.append(tag)
         return tuple(tags)
 
-    def _cards(self, node: yaml.Node | None, root: yaml.Node) -> list[Card]:
+    def _cards(self, node: yaml.Node | None) -> list[Card]:
         if node is None:
-            self.error(_line(root), "missing key 'cards'")
             return []
         if not isinstance(node, yaml.SequenceNode):
             self.error(_line(node), "'cards' must be a list of cards")
@@ -189,11 +194,11 @@ class _FileReader:
 
     def _has_sides(self, entries: dict[str, yaml.Node], card_id: str, line: int) -> bool:
         if "cloze" in entries:
-            both = [key for key in ("front", "back") if key in entries]
+            both = [key for key in SIDES if key in entries]
             if both:
                 self.error(line, f"card '{card_id}': a cloze card cannot also have '{both[0]}'")
             return not both
-        missing = [key for key in ("front", "back") if key not in entries]
+        missing = [key for key in SIDES if key not in entries]
         for key in missing:
             self.error(line, f"card '{card_id}': missing key '{key}' (or use 'cloze')")
         return not missing

@@ -19,7 +19,7 @@ from deckgen import cache, collect, environment, helper, notetypes
 from deckgen.build import build
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
-from synthetic import write_bank  # noqa: E402
+from synthetic import write_bank
 
 
 def collection_bytes(package: Path) -> bytes:

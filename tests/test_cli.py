@@ -50,7 +50,8 @@ def json_check(cards: Path, *args: str) -> tuple[int, list[dict]]:
 def test_check_json_in_every_outcome(tmp_path):
     missing = tmp_path / "nowhere"
     assert json_check(missing) == (1, [{"path": str(missing), "line": 0, "level": "error",
-                                        "code": "", "message": "no such folder (pass --cards DIR)"}])
+                                        "code": "",
+                                        "message": "no such folder (pass --cards DIR)"}])
     empty = tmp_path / "empty"
     empty.mkdir()
     assert json_check(empty) == (1, [{"path": str(empty), "line": 0, "level": "error", "code": "",

@@ -14,8 +14,8 @@ import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from deckgen.atomic import replacing
 from deckgen import environment
+from deckgen.atomic import replacing
 from deckgen.environment import CACHE_DIR, file_stat
 from deckgen.errors import Problem
 from deckgen.model import Card, Compact, Note, Topic

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
+from deckgen import COMBINED
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
-from deckgen import COMBINED
 from deckgen.model import Card, Location, Text, Topic
 
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -82,7 +82,8 @@ class _FileReader:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             line = raw[: e.start].count(b"\n") + 1
-            self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x}); save it as UTF-8")
+            self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x});"
+                             " save it as UTF-8")
             return None
         try:
             node = yaml.compose(text.removeprefix("\ufeff"), Loader=YamlLoader)
@@ -169,7 +170,8 @@ class _FileReader:
 
     def _card(self, node: yaml.Node, number: int) -> Card | None:
         if not isinstance(node, yaml.MappingNode):
-            self.error(_line(node), f"card #{number} must be a mapping with 'id' and 'front'/'back'")
+            self.error(_line(node),
+                       f"card #{number} must be a mapping with 'id' and 'front'/'back'")
             return None
         entries = self._mapping(node, CARD_KEYS, f"card #{number}")
         if "id" not in entries:
@@ -189,8 +191,8 @@ class _FileReader:
                                                     f" allow (known: {', '.join(LINTS)})")
         if any(text is None for text in texts.values()):
             return None
-        return Card(card_id, Location(self.shown, _line(node)), tags=self._tags(entries.get("tags")),
-                    allow=allow, **texts)
+        return Card(card_id, Location(self.shown, _line(node)),
+                    tags=self._tags(entries.get("tags")), allow=allow, **texts)
 
     def _has_sides(self, entries: dict[str, yaml.Node], card_id: str, line: int) -> bool:
         if "cloze" in entries:

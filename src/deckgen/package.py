@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import genanki
-from isal import isal_zlib
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
+from isal import isal_zlib
 
 from deckgen import ids
 from deckgen.atomic import temp_beside

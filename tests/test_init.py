@@ -52,6 +52,13 @@ def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in bank.rglob("*")) == ["README.md", "cards"]
 
 
+def test_init_into_a_file_fails_with_one_line(tmp_path):
+    (tmp_path / "taken").write_text("", encoding="utf-8")
+    result = run("init", tmp_path / "taken")
+    assert result.exit_code == 1
+    assert result.output == f"{tmp_path / 'taken'}: not a folder; init a new or empty folder\n"
+
+
 def test_init_defaults_to_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run("init")

@@ -24,13 +24,18 @@ def starter_files() -> dict[str, Path]:
 def init(bank: Path) -> list[Path]:
     """Write the starter bank into `bank` and return the files written. Nothing is
     written if any of them exists already."""
+    if bank.exists() and not bank.is_dir():
+        raise DeckgenError(f"{bank}: not a folder; init a new or empty folder")
     files = {bank / name: source for name, source in starter_files().items()}
     existing = [str(path) for path in files if path.exists() or path.is_symlink()]
     if existing:
         raise DeckgenError(f"would overwrite {', '.join(existing)}; nothing written"
                            " (init a new or empty folder)")
     for path, source in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "xb") as target:  # "x": never overwrite, even a file made just now
-            target.write(source.read_bytes())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "xb") as target:  # "x": never overwrite, even a file made just now
+                target.write(source.read_bytes())
+        except OSError as e:
+            raise DeckgenError(f"{path}: cannot write it ({e.strerror})") from e
     return list(files)

@@ -144,7 +144,8 @@ def test_fresh_clone_with_state_file_builds_the_same_mtimes(cards, tmp_path, col
     import_package(collection, tmp_path / "first" / "all.apkg")
     log = import_package(collection, tmp_path / "second" / "all.apkg")
     assert not log.updated and not log.new
-    assert (clone / "deckgen-state.json").read_bytes() == (cards / "deckgen-state.json").read_bytes()
+    state = "deckgen-state.json"
+    assert (clone / state).read_bytes() == (cards / state).read_bytes()
 
 
 @pytest.mark.parametrize("package", ["attention.apkg", "figures.apkg"])

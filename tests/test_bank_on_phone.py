@@ -28,7 +28,8 @@ STYLE = re.compile(r"<style>.*?</style>", re.DOTALL)
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <script>window.MathJax = {{tex: {{inlineMath: [["\\\\(", "\\\\)"]],
-  displayMath: [["\\\\[", "\\\\]"]], processEscapes: false}}, startup: {{typeset: false}}}};</script>
+  displayMath: [["\\\\[", "\\\\]"]], processEscapes: false}},
+  startup: {{typeset: false}}}};</script>
 <script src="{mathjax}"></script>
 {styles}
 <style>body {{ margin: 0; }} .dg-side {{ width: {width}px; box-sizing: border-box; }}</style>

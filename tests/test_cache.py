@@ -19,12 +19,16 @@ from deckgen import environment, notetypes
 from deckgen.build import build
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
-from synthetic import write_bank  # noqa: E402
+from synthetic import write_bank
 
 
 def collection_bytes(package: Path) -> bytes:
+    return member(package, "collection.anki2")
+
+
+def member(package: Path, name: str) -> bytes:
     with zipfile.ZipFile(package) as zf:
-        return zf.read("collection.anki2")
+        return zf.read(name)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -83,12 +87,12 @@ def test_renderer_upgrade_never_serves_stale_html(cards, tmp_path, monkeypatch):
 def test_edited_image_is_picked_up_though_its_card_is_not(cards, tmp_path):
     out = tmp_path / "build"
     build(cards, out)
-    old_names = zipfile.ZipFile(out / "figures.apkg").read("media")
+    old_names = member(out / "figures.apkg", "media")
     (cards / "img" / "a" / "figure.png").write_bytes(
         (cards / "img" / "b" / "figure.png").read_bytes() + b"\0")
     report = build(cards, out)
     assert report.rendered_now == 1
-    assert zipfile.ZipFile(out / "figures.apkg").read("media") != old_names
+    assert member(out / "figures.apkg", "media") != old_names
     build(cards, tmp_path / "afresh")  # no cache, the same cards and state
     assert notes_in(out / "figures.apkg", tmp_path) == notes_in(
         tmp_path / "afresh" / "figures.apkg", tmp_path)
@@ -174,7 +178,7 @@ def package_contents(out: Path, tmp_path: Path) -> dict[str, tuple]:
             decks = conn.execute("SELECT decks FROM col").fetchone()[0]
             contents[package.name] = (notes.fetchall(), cards.fetchall(),
                                       sorted(d["name"] for d in json.loads(decks).values()),
-                                      zipfile.ZipFile(package).read("media"))
+                                      member(package, "media"))
     return contents
 
 

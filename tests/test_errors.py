@@ -75,7 +75,8 @@ CASES = {
          " starting with a letter or digit)"],
     ),
     "not-utf8": (
-        {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: caf\xe9\n    back: A\n".encode("latin-1")},
+        {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: caf\xe9\n    back: A\n"
+                   .encode("latin-1")},
         ["t.yaml:4: error: file is not valid UTF-8 (byte 0xe9); save it as UTF-8"],
     ),
     "missing-image": (

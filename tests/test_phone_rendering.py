@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import (MEASURE, PHONE, anki_page, anki_sides, chromium, copy_mathjax,
-                     wait_for_mathjax)
+from browser import MEASURE, PHONE, anki_page, anki_sides, chromium, copy_mathjax, wait_for_mathjax
 
 FIXTURE = Path(__file__).parent / "fixtures" / "phone"
 MIN_FONT_PX = 16

@@ -5,8 +5,35 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from deckgen.cli import rebuilder
-from deckgen.watch import watch
+from deckgen.watch import is_editor_temp, is_source, watch
+
+EDITOR_TEMP = ["sedB4EAs3", "sed0aZ9xy",  # sed -i
+               ".t.yaml.swp", "t.yaml.swx", "t.yaml.swo", "4913", "t.yaml~",  # vim
+               "#t.yaml#", ".#t.yaml",  # emacs
+               "t.yaml___jb_tmp___", "t.yaml___jb_old___",  # JetBrains
+               "t.yaml.kate-swp", ".goutputstream-6YDKG3", "t.yaml.tmp", "t.yaml.TMP",
+               "t.yaml.bak", "t.yaml.orig", ".DS_Store"]
+AUTHORS = ["t.yaml", "t.yml", "figure.png", "img.SVG", "sediment.yaml", "sed.yaml",
+           "seda", "4913.png", "temp.yaml", "tmp.png", "swp.yaml", "a#b.yaml"]
+
+
+@pytest.mark.parametrize("name", EDITOR_TEMP)
+def test_editor_temporary_and_swap_files_are_ignored(name):
+    assert is_editor_temp(name)
+    assert not is_source(None, f"/bank/cards/sub/{name}")
+
+
+@pytest.mark.parametrize("name", AUTHORS)
+def test_the_authors_files_are_watched(name):
+    assert not is_editor_temp(name)
+    assert is_source(None, f"/bank/cards/sub/{name}")
+
+
+def test_the_state_file_each_build_writes_is_ignored():
+    assert not is_source(None, "/bank/cards/deckgen-state.json")
 
 
 def wait_until(condition, seconds: float = 20) -> bool:

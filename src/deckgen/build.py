@@ -129,7 +129,8 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
            now: int | None, accept_notetype_change: bool, restamp: frozenset[str]) -> Plan:
     from deckgen.changes import compare
     from deckgen.notetypes import note_types
-    from deckgen.state import NoteStamp, State, TypeStamp, never_back, restamp as stamp
+    from deckgen.state import NoteStamp, State, TypeStamp, never_back
+    from deckgen.state import restamp as stamp
 
     types = note_types()
     if not accept_notetype_change:

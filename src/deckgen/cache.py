@@ -2,8 +2,9 @@
 
 One shard a source file, holding its rendered cards by key. A key is a hash of
 everything a card's HTML depends on: its source text, its topic's label (the file's
-path in the cards folder) and tags, and the environment (deckgen's own files, the note type templates and CSS, and
-the installed Markdown, pymdown-extensions, Pygments and genanki). An upgrade or a
+path in the cards folder) and tags, and the environment (deckgen's own files, the note
+type templates and CSS, and the installed Markdown, pymdown-extensions, Pygments and
+genanki). An upgrade or a
 template change gives every card a new key, so stale HTML is never served. A cached card
 also names the images it shows with their hashes, and is reused only while they match.
 
@@ -76,7 +77,7 @@ def load_shard(folder: Path, source: str, env: str) -> Shard:
             if json.loads(f.readline()) != _header(source, env):
                 return {}
             shard = pickle.load(f)
-    except Exception:  # noqa: BLE001 - a damaged cache only means rendering again
+    except Exception:
         return {}
     return shard if isinstance(shard, dict) else {}
 

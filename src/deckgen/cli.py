@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+from deckgen.errors import DeckgenError
+from deckgen.extras import INSTALL_ANKI, has_anki, require_anki
+
 CARDS_HELP = "Folder of YAML topic files."
 OUT_HELP = "Folder the .apkg packages are written to."
 ACCEPT_HELP = ("Build even though a note type's fields or templates changed (Anki will add a"
@@ -22,7 +25,7 @@ out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path),
 accept_option = click.option("--accept-notetype-change", is_flag=True, help=ACCEPT_HELP)
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deckgen")
 def main() -> None:
     """Turn YAML question banks into Anki decks that update in place."""
@@ -47,31 +50,48 @@ def build(cards_dir: Path, out_dir: Path, dry_run: bool, accept_notetype_change:
 @out_option
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one object with every problem, for editors and CI.")
-def check(cards_dir: Path, out_dir: Path, output: str) -> None:
-    """Validate and lint the sources without writing anything (the last build's cache in
-    OUT is read, to skip what has not changed since)."""
-    from deckgen.build import check as check_sources, unchanged
-    from deckgen.errors import SourceErrors
-
-    try:
-        if (report := unchanged(cards_dir, out_dir, outputs=False)) is not None:
-            problems = report.warnings
-            cards, topics = sum(len(t.unchanged) for t in report.changes.topics.values()), len(
-                report.changes.topics)
-        else:
-            checked = check_sources(cards_dir, out_dir)
-            problems, cards, topics = checked.warnings, checked.card_count, len(checked.topics)
-    except SourceErrors as errors:
-        if output != "json":
-            raise
-        problems, cards, topics = errors.problems, None, 0
+@click.option("--strict", is_flag=True, help="Fail on warnings too (exit code 1), as CI may.")
+def check(cards_dir: Path, out_dir: Path, output: str, strict: bool) -> None:
+    """Validate and lint the sources without writing anything (the last build's record and
+    cache in OUT are read, to skip what has not changed since)."""
     if output == "json":
+        problems, failed = json_problems(cards_dir, out_dir)
         click.echo(json.dumps({"problems": [p.as_dict() for p in problems]},
                               ensure_ascii=False, indent=1))
-        raise SystemExit(0 if cards is not None else 1)
+        raise SystemExit(1 if failed or (strict and problems) else 0)
+    problems, cards, topics = checked(cards_dir, out_dir)
     show_problems(problems)
     outcome = plural(len(problems), "warning") if problems else "no problems"
     click.echo(f"{cards_dir}: {plural(cards, 'card')} in {plural(topics, 'topic')}, {outcome}")
+    if strict and problems:
+        raise DeckgenError(f"{plural(len(problems), 'warning')}, which --strict fails on")
+
+
+def checked(cards_dir: Path, out_dir: Path) -> tuple[list, int, int]:
+    """The warnings, cards and topics of a check; nothing is parsed again if nothing
+    changed since the last build into `out_dir`."""
+    from deckgen.build import check as check_sources
+    from deckgen.build import unchanged
+
+    if (report := unchanged(cards_dir, out_dir, outputs=False)) is not None:
+        topics = report.changes.topics.values()
+        return report.warnings, sum(len(t.unchanged) for t in topics), len(topics)
+    result = check_sources(cards_dir, out_dir)
+    return result.warnings, result.card_count, len(result.topics)
+
+
+def json_problems(cards_dir: Path, out_dir: Path) -> tuple[list, bool]:
+    """Every problem `check` finds, and whether any is an error, whatever the outcome: a
+    folder that is missing or holds no topic is one problem on the folder itself (line 0)."""
+    from deckgen.errors import Problem, SourceErrors
+
+    try:
+        return checked(cards_dir, out_dir)[0], False
+    except SourceErrors as errors:
+        return errors.problems, True
+    except DeckgenError as error:
+        message = error.format_message().removeprefix(f"{cards_dir}: ")
+        return [Problem(str(cards_dir), 0, message)], True
 
 
 @main.command()
@@ -101,6 +121,7 @@ def diff(cards_dir: Path, out_dir: Path) -> None:
 @click.option("--open", "open_page", is_flag=True, help="Open the page in a browser.")
 def preview(cards_dir: Path, out_dir: Path, open_page: bool) -> None:
     """Build, then write OUT/preview/index.html showing every card as Anki renders it."""
+    require_anki("preview")
     index = build_and_preview(cards_dir, out_dir)
     if open_page:
         click.launch(str(index))
@@ -113,7 +134,10 @@ def watch(cards_dir: Path, out_dir: Path) -> None:
     """Rebuild the packages and the preview on every save under the cards folder."""
     from deckgen.watch import watch as watch_cards
 
-    watch_cards(cards_dir, rebuilder(cards_dir, out_dir), click.echo)
+    with_preview = has_anki()
+    if not with_preview:
+        click.echo(f"building the packages only; for the preview too: {INSTALL_ANKI}")
+    watch_cards(cards_dir, rebuilder(cards_dir, out_dir, with_preview), click.echo)
 
 
 @main.command()
@@ -143,7 +167,6 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path | None, profile: str |
 
 def confirm_deletions(yes: bool):
     """Deletions go ahead with --yes, or when confirmed on a terminal; else nothing changes."""
-    from deckgen.errors import DeckgenError
 
     def confirm(card_ids: list[str]) -> None:
         listed = ", ".join(card_ids)
@@ -164,13 +187,35 @@ def on_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def rebuilder(cards_dir: Path, out_dir: Path):
+@main.command()
+@click.argument("bank", type=click.Path(path_type=Path), default=Path("."))
+def init(bank: Path) -> None:
+    """Start a new bank in BANK (default: here), with an example topic that builds at once."""
+    from deckgen.init import init as write_bank
+
+    for path in write_bank(bank):
+        click.echo(f"wrote {path}")
+    where = "" if bank == Path(".") else f"cd {bank} && "
+    click.echo(f"next: {where}deckgen build, then import build/all.apkg into Anki")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of a topic file, for editors (see the README)."""
+    from deckgen import resources
+
+    click.echo(resources.SCHEMA.read_text(encoding="utf-8"), nl=False)
+
+
+def rebuilder(cards_dir: Path, out_dir: Path, with_preview: bool = True):
     """A rebuild for `watch`: problems in the sources are shown, and watching goes on."""
-    from deckgen.errors import DeckgenError
 
     def rebuild() -> None:
         try:
-            build_and_preview(cards_dir, out_dir)
+            if with_preview:
+                build_and_preview(cards_dir, out_dir)
+            else:
+                build_and_report(cards_dir, out_dir)
         except DeckgenError as error:
             error.show()
         click.echo("watching for changes (Ctrl+C to stop)")

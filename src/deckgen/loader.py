@@ -12,16 +12,20 @@ from pathlib import Path
 
 import yaml
 
+from deckgen import COMBINED
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
-from deckgen import COMBINED
 from deckgen.model import Card, Location, Text, Topic
 
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+# The source format's keys. src/deckgen/topic.schema.json says the same for editors, and
+# tests/test_schema.py checks that the two agree.
 TOPIC_KEYS = ("deck", "id", "tags", "cards")
+TOPIC_REQUIRED = ("deck", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
+SIDES = ("front", "back")  # what a card has unless it is a cloze
 
 
 def source_files(cards_dir: Path) -> list[Path]:
@@ -58,6 +62,9 @@ class _FileReader:
             self.error(_line(root), "a topic file must be a mapping with 'deck' and 'cards'")
             return None
         entries = self._mapping(root, TOPIC_KEYS, "topic")
+        for key in TOPIC_REQUIRED:
+            if key not in entries:
+                self.error(_line(root), f"missing key '{key}'")
         topic_id = self._slug(entries.get("id"), "topic id") if "id" in entries else self.path.stem
         if "id" not in entries and not SLUG.match(topic_id):
             self.error(1, f"file name '{self.path.name}' is not a valid topic id; add an 'id' key"
@@ -65,9 +72,9 @@ class _FileReader:
         if topic_id == COMBINED:
             self.error(_line(entries.get("id", root)),
                        f"topic id '{COMBINED}' is reserved for the combined package")
-        deck = self._deck(entries.get("deck"), root)
+        deck = self._deck(entries.get("deck"))
         tags = self._tags(entries.get("tags"))
-        cards = self._cards(entries.get("cards"), root)
+        cards = self._cards(entries.get("cards"))
         if deck is None or topic_id is None:
             return None
         return Topic(topic_id, deck, self.path, self.label, tuple(cards), tags)
@@ -77,7 +84,8 @@ class _FileReader:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             line = raw[: e.start].count(b"\n") + 1
-            self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x}); save it as UTF-8")
+            self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x});"
+                             " save it as UTF-8")
             return None
         try:
             node = yaml.compose(text.removeprefix("\ufeff"), Loader=YamlLoader)
@@ -127,9 +135,8 @@ class _FileReader:
             return None
         return value
 
-    def _deck(self, node: yaml.Node | None, root: yaml.Node) -> str | None:
+    def _deck(self, node: yaml.Node | None) -> str | None:
         if node is None:
-            self.error(_line(root), "missing key 'deck'")
             return None
         deck = self._string(node, "deck")
         if deck is not None and any(not part.strip() for part in deck.split("::")):
@@ -154,9 +161,8 @@ class _FileReader:
                 tags.append(tag)
         return tuple(tags)
 
-    def _cards(self, node: yaml.Node | None, root: yaml.Node) -> list[Card]:
+    def _cards(self, node: yaml.Node | None) -> list[Card]:
         if node is None:
-            self.error(_line(root), "missing key 'cards'")
             return []
         if not isinstance(node, yaml.SequenceNode):
             self.error(_line(node), "'cards' must be a list of cards")
@@ -166,7 +172,8 @@ class _FileReader:
 
     def _card(self, node: yaml.Node, number: int) -> Card | None:
         if not isinstance(node, yaml.MappingNode):
-            self.error(_line(node), f"card #{number} must be a mapping with 'id' and 'front'/'back'")
+            self.error(_line(node),
+                       f"card #{number} must be a mapping with 'id' and 'front'/'back'")
             return None
         entries = self._mapping(node, CARD_KEYS, f"card #{number}")
         if "id" not in entries:
@@ -186,16 +193,16 @@ class _FileReader:
                                                     f" allow (known: {', '.join(LINTS)})")
         if any(text is None for text in texts.values()):
             return None
-        return Card(card_id, Location(self.shown, _line(node)), tags=self._tags(entries.get("tags")),
-                    allow=allow, **texts)
+        return Card(card_id, Location(self.shown, _line(node)),
+                    tags=self._tags(entries.get("tags")), allow=allow, **texts)
 
     def _has_sides(self, entries: dict[str, yaml.Node], card_id: str, line: int) -> bool:
         if "cloze" in entries:
-            both = [key for key in ("front", "back") if key in entries]
+            both = [key for key in SIDES if key in entries]
             if both:
                 self.error(line, f"card '{card_id}': a cloze card cannot also have '{both[0]}'")
             return not both
-        missing = [key for key in ("front", "back") if key not in entries]
+        missing = [key for key in SIDES if key not in entries]
         for key in missing:
             self.error(line, f"card '{card_id}': missing key '{key}' (or use 'cloze')")
         return not missing

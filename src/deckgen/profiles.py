@@ -110,5 +110,5 @@ def _unpickle(data) -> object:
     """Anki's own pickled preferences, read as plain data."""
     try:
         return _DataOnly(io.BytesIO(bytes(data))).load()
-    except Exception:  # noqa: BLE001 - a damaged row, in any way: only the default is lost
+    except Exception:
         return None

@@ -99,7 +99,7 @@ def load_state(path: Path, raw: bytes | None = None) -> State:
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         line = getattr(e, "lineno", 1)
         raise SourceErrors([Problem(str(path), line, f"cannot read the build state ({e});"
-                                    " fix it, or delete it to treat every card as changed")])
+                                    " fix it, or delete it to treat every card as changed")]) from e
 
 
 def dump_state(state: State) -> str:

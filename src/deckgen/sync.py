@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from deckgen import COMBINED, ids
 from deckgen.errors import DeckgenError, Problem
+from deckgen.extras import require_anki
 from deckgen.shipment import CARD_ID_FIELD, Shipment, read_package
 from deckgen.synced import Record
 
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
     from anki.collection import Collection
 
     from deckgen.state import State
-
-ANKI_MISSING = ("deckgen sync needs the anki library, the one Anki itself runs:"
-                " pip install 'deckgen[anki]'")
-
 
 @dataclass(frozen=True)
 class Move:
@@ -96,7 +93,7 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
     from deckgen.build import build
     from deckgen.state import STATE_FILE, load_state
 
-    _require_anki()
+    require_anki("sync", ("anki",))
     previous = load_state(cards_dir / STATE_FILE)  # before the build forgets removed cards
     built = build(cards_dir, out_dir, progress=progress)
     package = out_dir / f"{COMBINED}.apkg"
@@ -136,13 +133,6 @@ def _last_decks(previous: State, shipment: Shipment) -> dict[str, str | None]:
     None for the cards of topics that are gone (the record knows theirs)."""
     return {card_id: shipment.decks.get(ids.deck_id(stamp.topic))
             for card_id, stamp in previous.notes.items()}
-
-
-def _require_anki() -> None:
-    try:
-        import anki.collection  # noqa: F401
-    except ImportError:
-        raise DeckgenError(ANKI_MISSING) from None
 
 
 @contextmanager
@@ -283,7 +273,7 @@ def _moves(col: Collection, shipment: Shipment,
         target = shipment.decks[shipped.deck_id]
         last = known_decks.get(shipped.card_id)
         if home != deck_ids[target] and (
-                home in deck_ids.values() or last and home == col.decks.id_for_name(last)):
+                home in deck_ids.values() or (last and home == col.decks.id_for_name(last))):
             cards[cid] = deck_ids[target]
             moves.add(Move(shipped.card_id, col.decks.name(home), target))
     return sorted(moves, key=lambda m: m.card_id), cards

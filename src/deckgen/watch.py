@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from deckgen.state import STATE_FILE
 
+# Files editors and tools write beside the one being saved, then rename or delete:
+# `sed -i`'s sedXXXXXX, vim's .swp/.swx/... and its 4913 write test, emacs's #x# and
+# .#x, JetBrains' x___jb_tmp___ and x___jb_old___, kate's x.kate-swp, and the usual
+# backup and temporary suffixes. Hidden files (.#x, .x.swp, .goutputstream-...) are
+# all skipped too.
+EDITOR_TEMP = re.compile(
+    r"sed[A-Za-z0-9]{6}|4913|#.*#"
+    r"|.*(~|\.sw[a-px]|___jb_(tmp|old|bak)___|\.kate-swp|\.tmp|\.temp|\.bak|\.orig|\.part)",
+    re.I)
+
+
+def is_editor_temp(name: str) -> bool:
+    """Whether a file name is an editor's or tool's temporary or swap file."""
+    return name.startswith(".") or EDITOR_TEMP.fullmatch(name) is not None
+
 
 def is_source(change: object, path: str) -> bool:
     """Only the author's files: not the state file each build writes, nor temp files."""
     name = Path(path).name
-    return name != STATE_FILE and not name.startswith(".") and not name.endswith("~")
+    return name != STATE_FILE and not is_editor_temp(name)
 
 
 def watch(cards_dir: Path, rebuild: Callable[[], None], report: Callable[[str], None],

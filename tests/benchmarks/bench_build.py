@@ -5,7 +5,8 @@ Usage: python tests/benchmarks/bench_build.py [--cards 1000,10000] [--runs 3]
 For each size it prints medians over --runs runs, each command a fresh process: the
 cold build (empty cache), the rebuild with no change (3 a run), the rebuild after one
 card is edited (5 a run, each a new edit), peak RSS, package sizes, and the obvious
-pipeline (obvious.py) on the same cards with the ratio. `python -c pass` is timed too: the floor any command pays on this machine.
+pipeline (obvious.py) on the same cards with the ratio. `python -c pass` is timed too:
+the floor any command pays on this machine.
 deckgen's modules are byte-compiled first, as `pip install` does, so that runs under
 PYTHONDONTWRITEBYTECODE do not compile them again every time.
 Not a test: timings depend on the machine and its load.
@@ -57,7 +58,8 @@ def median(values: list[float]) -> float:
 def bench(size: int, runs: int, root: Path) -> dict:
     cards = write_bank(root / f"bank-{size}", size)
     deckgen = [PYTHON, "-m", "deckgen", "build", "--cards", cards, "--out"]
-    cold, cold_rss, nochange, nochange_rss, edit, edit_rss, obvious, obvious_rss = ([] for _ in range(8))
+    cold, cold_rss, nochange, nochange_rss, edit, edit_rss, obvious, obvious_rss = (
+        [] for _ in range(8))
     checks, diffs = [], []
     for n in range(runs):
         out = root / f"out-{size}-{n}"
@@ -101,13 +103,15 @@ def main() -> None:
           f" {platform.python_version()}; `python -c pass` {floor:.3f} s;"
           f" medians of {args.runs} runs")
     print(f"{'cards':>6} {'cold s':>7} {'obvious s':>9} {'ratio':>6} {'no-change s':>11}"
-          f" {'one edit s':>10} {'check s':>7} {'diff s':>6} {'peak MiB':>8} {'obvious MiB':>11} {'all.apkg MiB':>12}"
+          f" {'one edit s':>10} {'check s':>7} {'diff s':>6} {'peak MiB':>8}"
+          f" {'obvious MiB':>11} {'all.apkg MiB':>12}"
           f" {'obvious all MiB':>15}")
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         for size in (int(s) for s in args.cards.split(",")):
             r = results[size] = bench(size, args.runs, Path(scratch))
-            print(f"{size:>6} {r['cold']:>7.2f} {r['obvious']:>9.2f} {r['cold'] / r['obvious']:>6.2f}"
+            print(f"{size:>6} {r['cold']:>7.2f} {r['obvious']:>9.2f}"
+                  f" {r['cold'] / r['obvious']:>6.2f}"
                   f" {r['nochange']:>11.3f} {r['edit']:>10.3f} {r['check']:>7.3f}"
                   f" {r['diff']:>6.3f} {r['rss']:>8} {r['obvious_rss']:>11}"
                   f" {r['all_mb']:>12.1f} {r['obvious_all_mb']:>15.1f}", flush=True)

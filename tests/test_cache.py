@@ -13,8 +13,6 @@ import zipfile
 from contextlib import closing
 from pathlib import Path
 
-import pytest
-
 from deckgen import environment, notetypes
 from deckgen.build import build
 

@@ -26,8 +26,9 @@ from deckgen.state import STATE_FILE
 from helpers import import_package, run
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
-from synthetic import write_bank  # noqa: E402
-from test_cache import edit, notes_in, package_contents  # noqa: E402
+from synthetic import write_bank
+
+from test_cache import edit, notes_in, package_contents
 
 
 def note_text(col, card_id: str) -> str:

@@ -111,7 +111,8 @@ def write_combined(path: Path, parts: list[Part], notetypes: dict[str, NoteType]
 def _collection_of(part: Part) -> bytes:
     if part.database is not None:
         return part.database.read_bytes()
-    return deflate.read(part.package, "collection.anki2")
+    with zipfile.ZipFile(part.package) as zf:
+        return zf.read("collection.anki2")
 
 
 def _unique(media) -> list[Media]:

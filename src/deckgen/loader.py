@@ -12,13 +12,16 @@ from pathlib import Path
 
 import yaml
 
+from deckgen import COMBINED, yamltree
+from deckgen.anki_names import anki_tag, deck_key
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
-from deckgen import COMBINED
 from deckgen.model import Card, Location, Text, Topic
 
-YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+# What libyaml refuses (C0 and C1 controls but tab, newline, CR and NEL; U+FFFE/F), and
+# U+001F: Anki's field separator, which would split a note into extra fields.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 TOPIC_KEYS = ("deck", "id", "tags", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
@@ -49,6 +52,10 @@ class _FileReader:
         self.problems.append(Problem(self.shown, line, message))
 
     def read(self, raw: bytes) -> Topic | None:
+        if char := CONTROL.search(self.label):
+            self.error(1, f"the file's path has control character U+{ord(char.group()):04X};"
+                          " rename it")
+            return None
         root = self._parse(raw)
         if root is None:
             return None
@@ -77,14 +84,27 @@ class _FileReader:
             line = raw[: e.start].count(b"\n") + 1
             self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x}); save it as UTF-8")
             return None
+        text = text.removeprefix("\ufeff")
+        controls = list(CONTROL.finditer(text))
+        for match in controls[:10]:  # checked here: libyaml stops with no line at the first
+            self.error(text.count("\n", 0, match.start()) + 1,
+                       f"control character U+{ord(match.group()):04X}; delete it")
+        if controls:
+            return None
         try:
-            node = yaml.compose(text.removeprefix("\ufeff"), Loader=YamlLoader)
+            node = yamltree.compose(text)
+        except yamltree.TooLarge as e:
+            self.error(e.line, str(e))
+            return None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             message = f"invalid YAML: {e.problem or e.context}"
             if e.context and e.context_mark and e.problem:
                 message += f" ({e.context} that starts at line {e.context_mark.line + 1})"
             self.error(mark.line + 1 if mark else 1, message)
+            return None
+        except yaml.YAMLError as e:  # unmarked: libyaml's reader errors
+            self.error(1, f"invalid YAML: {e}")
             return None
         if node is None:
             self.error(1, "file is empty; a topic needs 'deck' and 'cards'")
@@ -95,7 +115,10 @@ class _FileReader:
         """Key -> value node; reports unknown and repeated keys."""
         entries: dict[str, yaml.Node] = {}
         for key, value in node.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else str(key.value)
+            if not isinstance(key, yaml.ScalarNode):  # never printed: it may be an alias bomb
+                self.error(_line(key), f"a key in {what} must be text, like 'id'")
+                continue
+            name = key.value
             if name not in allowed:
                 close = difflib.get_close_matches(name, allowed, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -148,6 +171,9 @@ class _FileReader:
                 continue
             if any(c.isspace() for c in tag):
                 self.error(_line(item), f"tag '{tag}' contains a space; Anki tags cannot")
+            elif anki_tag(tag) != tag:
+                self.error(_line(item), f"tag '{tag}' would become '{anki_tag(tag)}' in Anki;"
+                                        " write it that way")
             else:
                 tags.append(tag)
         return tuple(tags)
@@ -222,12 +248,16 @@ def cross_file_problems(topics: list[Topic]) -> list[Problem]:
             other = seen_topics[topic.id]
             problems.append(Problem(str(topic.source), 1, f"topic id '{topic.id}' is also used by"
                                                           f" {other.source}"))
-        if topic.deck in seen_decks:
-            other = seen_decks[topic.deck]
-            problems.append(Problem(str(topic.source), 1, f"deck '{topic.deck}' is also used by"
+        key = deck_key(topic.deck)
+        if key in seen_decks:
+            other = seen_decks[key]
+            same = ("is also used by" if other.deck == topic.deck else
+                    f"is the same deck in Anki (which ignores case, Unicode normalization and"
+                    f" spaces around '::') as '{other.deck}' of")
+            problems.append(Problem(str(topic.source), 1, f"deck '{topic.deck}' {same}"
                                                           f" topic '{other.id}' ({other.source})"))
         seen_topics.setdefault(topic.id, topic)
-        seen_decks.setdefault(topic.deck, topic)
+        seen_decks.setdefault(key, topic)
         for card in topic.cards:
             if card.id in seen_cards:
                 first_at = seen_cards[card.id]
@@ -236,4 +266,20 @@ def cross_file_problems(topics: list[Topic]) -> list[Problem]:
                                         f" {first_at.path}:{first_at.line})"))
             else:
                 seen_cards[card.id] = card.where
+    return problems + _tag_case_problems(topics)
+
+
+def _tag_case_problems(topics: list[Topic]) -> list[Problem]:
+    """Tags that differ only by case: Anki keeps one spelling for both."""
+    problems = []
+    seen: dict[str, tuple[str, Location]] = {}
+    for topic in topics:
+        uses = [(tag, Location(str(topic.source), 1)) for tag in topic.tags]
+        uses += [(tag, card.where) for card in topic.cards for tag in card.tags]
+        for tag, where in uses:
+            first, first_at = seen.setdefault(tag.casefold(), (tag, where))
+            if first != tag:
+                problems.append(Problem(where.path, where.line, (
+                    f"tag '{tag}' is the same tag in Anki, which ignores case, as '{first}'"
+                    f" ({first_at.path}:{first_at.line}); spell them the same")))
     return problems

@@ -167,7 +167,7 @@ def unsafe_html(card: Card, name: str, text: Text, removed: tuple[str, ...]) -> 
     offset = text.source.lower().find(needle.group(1).lower()) if needle else -1
     line = text.source.count("\n", 0, max(offset, 0))
     return Problem(text.where.path, text.where.line + line,
-                   f"card '{card.id}': {name}: {shown} not allowed in a card (it could run"
-                   " code, load from the network or restyle the card in every reviewer's"
-                   " Anki), so it is left out of what ships; remove it, or add"
-                   " allow: [unsafe-html] to ship the field without it", "error", "unsafe-html")
+                   f"card '{card.id}': {name}: {shown}: not allowed in a card (could run code,"
+                   " load from the network or restyle the card in every reviewer's Anki);"
+                   " left out of what ships. Remove it, or add allow: [unsafe-html] to ship"
+                   " the field without it", "error", "unsafe-html")

@@ -153,13 +153,19 @@ def _attribute_problem(tag: str, name: str, value: str) -> str | None:
         return f"{name}= on <{tag}>"
     if CLOZE_MARK.search(value):
         return f"cloze markers ({{{{ }}}} or ::) inside {name}= on <{tag}>"
+    if (tag, name) == ("img", "src") and (scheme := SCHEME.match(_as_url(value))):
+        if scheme.group(1).lower() not in ALLOWLIST.url_schemes:  # http(s): see `image`
+            return f"image '{_short(value)}' (cards show only their packaged images)"
     if (tag, name) == ("a", "href"):
-        # As browsers read URLs: without tabs and newlines, ignoring surrounding blanks.
-        url = re.sub(r"[\t\n\r]", "", value).strip("\x00- ")
-        scheme = SCHEME.match(url)
+        scheme = SCHEME.match(_as_url(value))
         if scheme is None or scheme.group(1).lower() not in ALLOWLIST.url_schemes:
             return f"link '{_short(value)}' (only http, https and mailto)"
     return None
+
+
+def _as_url(value: str) -> str:
+    """As browsers read a URL: without tabs and newlines, ignoring surrounding blanks."""
+    return re.sub(r"[\t\n\r]", "", value).strip("\x00- ")
 
 
 def _short(text: str) -> str:

@@ -146,8 +146,8 @@ def _cloze_text(card: Card, renderer: MarkdownRenderer) -> Text | None:
     text = card.cloze
     assert text is not None
     try:
-        deletions = cloze.find_deletions(text.source)
-    except cloze.UnclosedDeletion as e:
+        deletions = cloze.check_deletions(text.source)
+    except cloze.BadDeletion as e:
         line = text.source.count("\n", 0, e.offset)
         renderer.problems.append(Problem(text.where.path, text.where.line + line,
                                          f"card '{card.id}': {e}"))

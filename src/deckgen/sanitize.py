@@ -20,6 +20,7 @@ words the message: what ships is always nh3's output.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -61,13 +62,14 @@ ALLOWLIST = Allowlist(
     url_schemes=frozenset({"http", "https", "mailto"}),
 )
 
-URL_ATTRIBUTES = {("a", "href"), ("img", "src")}
+EVERY_ATTRIBUTE = set(string.ascii_lowercase)  # prefixes: every attribute name
 SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.I)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Anki finds cloze deletions in the field's text, attributes included: a deletion or hint
 # that starts or ends inside an attribute would move markup between the two on the card.
 CLOZE_MARK = re.compile(r"\{\{|\}\}|::")
 # Python-Markdown writes void elements the XHTML way; html5ever does not.
+UNCLOSED = re.compile(r"<(?=[^<>]*(?:<|\Z))")  # linear: each scan stops at the next < or >
 XHTML_VOID = re.compile(r"<(br|hr|img)\b([^<>]*?)\s*/>")
 
 
@@ -84,27 +86,37 @@ def sanitize(html: str, image: Callable[[str], str | None]) -> Sanitized:
     why there is none (missing, remote...): the sanitizer then drops the src quietly.
     """
     findings = _Findings()
-    findings.feed(html)
+    findings.feed(_closed_only(html))
     findings.close()
+    images: dict[str, str | None] = {}
+
+    def packaged(tag: str, attribute: str, value: str) -> str | None:
+        if (tag, attribute) != ("img", "src"):
+            return value
+        if value not in images:
+            images[value] = image(value)
+        return images[value]
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
         if CLOZE_MARK.search(value):
             return None  # named by _Findings
-        if (tag, attribute) == ("img", "src"):
-            return image(value)
         if (tag, attribute) == ("a", "href") and not SCHEME.match(value.strip()):
             return None  # a relative link: nothing to open in Anki; named by _Findings
-        return value
+        return packaged(tag, attribute, value)
 
+    common = dict(tags=set(ALLOWLIST.tags), clean_content_tags={"script", "style"},
+                  url_schemes=set(ALLOWLIST.url_schemes), link_rel=None, strip_comments=True)
     clean = nh3.clean(
-        html, tags=set(ALLOWLIST.tags), clean_content_tags={"script", "style"},
+        html, **common, attribute_filter=keep,
         attributes={tag: set(names) for tag, names in ALLOWLIST.attributes.items()},
         tag_attribute_values={tag: {name: set(values) for name, values in by_name.items()}
                               for tag, by_name in ALLOWLIST.values.items()},
-        allowed_classes={tag: set(names) for tag, names in ALLOWLIST.classes.items()},
-        url_schemes=set(ALLOWLIST.url_schemes), attribute_filter=keep, link_rel=None,
-        strip_comments=True)
+        allowed_classes={tag: set(names) for tag, names in ALLOWLIST.classes.items()})
     removed = findings.removed
+    if not removed and nh3.clean(html, **common, attribute_filter=packaged,
+                                 generic_attribute_prefixes=EVERY_ATTRIBUTE) != clean:
+        # Markup the standard library's parser reads otherwise than html5ever: still named.
+        removed.append("attributes outside the allowlist")
     # A character reference such as &#31; comes out of the parser as the character; the
     # unit separator would split the note into extra fields.
     for char in sorted(set(CONTROL.findall(clean))):
@@ -113,6 +125,17 @@ def sanitize(html: str, image: Callable[[str], str | None]) -> Sanitized:
     if XHTML_VOID.sub(r"<\1\2>", html).replace("\u00a0", "&nbsp;") == clean:
         clean = html  # the same document: keep Markdown's spelling, so notes do not change
     return Sanitized(clean, tuple(dict.fromkeys(removed)))
+
+
+def _closed_only(html: str) -> str:
+    """The HTML with every `<` that opens no complete tag or comment written as `&lt;`.
+
+    The standard library's parser looks for the end of such a `<` all the way to the end
+    of the text, again for each one: quadratic time. nh3 reads them (as text) anyway."""
+    last_close = html.rfind("-->")
+    html = html[:last_close] + re.sub(r"<!--", "&lt;!--", html[last_close:]) if last_close >= 0 \
+        else html.replace("<!--", "&lt;!--")
+    return UNCLOSED.sub("&lt;", html)
 
 
 class _Findings(HTMLParser):

@@ -22,7 +22,19 @@ out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path),
 accept_option = click.option("--accept-notetype-change", is_flag=True, help=ACCEPT_HELP)
 
 
-@click.group()
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context):
+        """An OS error (a read-only folder, a full disk, a file gone unreadable) is one
+        line naming the path and what to do, never a traceback."""
+        from deckgen.errors import DeckgenError, os_error_message
+
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            raise DeckgenError(os_error_message(error)) from None
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="deckgen")
 def main() -> None:
     """Turn YAML question banks into Anki decks that update in place."""
@@ -103,13 +115,15 @@ def watch(cards_dir: Path, out_dir: Path) -> None:
 
 def rebuilder(cards_dir: Path, out_dir: Path):
     """A rebuild for `watch`: problems in the sources are shown, and watching goes on."""
-    from deckgen.errors import DeckgenError
+    from deckgen.errors import DeckgenError, os_error_message
 
     def rebuild() -> None:
         try:
             build_and_preview(cards_dir, out_dir)
         except DeckgenError as error:
             error.show()
+        except OSError as error:
+            DeckgenError(os_error_message(error)).show()
         click.echo("watching for changes (Ctrl+C to stop)")
 
     return rebuild

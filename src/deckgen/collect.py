@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from deckgen import environment
 from deckgen.cache import Cache, Rendered, SourceFile, card_key
-from deckgen.errors import DeckgenError, Problem
+from deckgen.errors import DeckgenError, Problem, os_reason
 from deckgen.lints import bank_problems, card_problems
-from deckgen.loader import cross_file_problems, read_topic, source_files
+from deckgen.loader import cross_file_problems, read_topic
+from deckgen.sources import find_sources
 from deckgen.model import Card, Note, Topic
 
 if TYPE_CHECKING:
@@ -63,10 +64,16 @@ def collect(cards_dir: Path, old: Cache, progress: Progress = quietly,
 def _read_sources(cards_dir: Path, old: Cache, new: Cache, helper: Helper | None,
                   ) -> tuple[list[Topic], dict[int, str], list[Problem]]:
     """The topics, each card's cache key (by id() of the card), and the loader's problems."""
-    topics, keys, problems = [], {}, []
+    topics, keys = [], {}
     env = environment.digest()
-    for path in source_files(cards_dir):
-        source = _read(cards_dir, path, old, env, helper)
+    paths, problems = find_sources(cards_dir)  # an unreadable file is an error, not a removal
+    for path in paths:
+        try:
+            source = _read(cards_dir, path, old, env, helper)
+        except OSError as e:
+            problems.append(Problem(str(path), 1, f"cannot read this topic file"
+                                                  f" ({os_reason(e)}); fix it or remove it"))
+            continue
         new.sources[str(path)] = source
         if source is not old.sources.get(str(path)):
             new.changed.add(str(path))

@@ -17,6 +17,7 @@ from deckgen.anki_names import anki_tag, deck_key
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
 from deckgen.model import Card, Location, Text, Topic
+from deckgen.sources import find_sources
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 # What libyaml refuses (C0 and C1 controls but tab, newline, CR and NEL; U+FFFE/F), and
@@ -28,8 +29,8 @@ TEXT_KEYS = ("front", "back", "cloze", "extra")
 
 
 def source_files(cards_dir: Path) -> list[Path]:
-    found = [*cards_dir.rglob("*.yaml"), *cards_dir.rglob("*.yml")]
-    return sorted(p for p in found if p.is_file())
+    """The topic files that can be read (`find_sources` also says which cannot)."""
+    return find_sources(cards_dir)[0]
 
 
 def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,

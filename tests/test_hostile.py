@@ -200,19 +200,24 @@ def test_unreadable_topic_is_an_error_not_a_removal(tmp_path):
     assert (out / "two.apkg").exists() and (cards / "deckgen-state.json").read_bytes() == state
 
 
+def denied(real, matches):
+    """`real`, failing with Permission denied where `matches`: permissions do not stop
+    root, who runs CI."""
+
+    def patched(target):
+        if matches(target):
+            raise PermissionError(errno.EACCES, "Permission denied", str(target))
+        return real(target)
+
+    return patched
+
+
 def test_unreadable_folder_is_an_error(tmp_path, monkeypatch):
     import os
 
     cards = tmp_path / "cards"
     write(cards / "locked", basic("a"))
-    real_scandir = os.scandir
-
-    def scandir(path):  # permissions do not stop root, who runs CI
-        if str(path).endswith("locked"):
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "scandir", denied(os.scandir, lambda p: str(p).endswith("locked")))
     result = run("check", "--cards", cards)
     assert result.exit_code == 1
     assert "locked:1: error: cannot read this folder (Permission denied)" in result.stderr
@@ -222,14 +227,7 @@ def test_unreadable_image_is_an_error_at_its_line(tmp_path, monkeypatch):
     cards = tmp_path / "cards"
     write(cards, basic("![x](fig.png)"))
     (cards / "fig.png").write_bytes(b"png")
-    real = Path.read_bytes
-
-    def read_bytes(self):
-        if self.name == "fig.png":
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return real(self)
-
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "read_bytes", denied(Path.read_bytes, lambda p: p.name == "fig.png"))
     result = run("check", "--cards", cards)
     assert result.exit_code == 1
     assert "t.yaml:6: error: image 'fig.png' cannot be read (Permission denied)" in result.stderr

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-
 DECK_TRIM = re.compile(r"^[\s:]+|[\s:]+$")
 TAG_TRIM = re.compile(r"^\s+|\s+$")
 TAG_DROP = re.compile(r"[\x00-\x1f\x7f \u3000]")

@@ -15,8 +15,8 @@ from deckgen.cache import Cache, Rendered, SourceFile, card_key
 from deckgen.errors import DeckgenError, Problem, os_reason
 from deckgen.lints import bank_problems, card_problems
 from deckgen.loader import cross_file_problems, read_topic
-from deckgen.sources import find_sources
 from deckgen.model import Card, Note, Topic
+from deckgen.sources import find_sources
 
 if TYPE_CHECKING:
     from deckgen.helper import Helper

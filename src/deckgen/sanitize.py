@@ -104,8 +104,9 @@ def sanitize(html: str, image: Callable[[str], str | None]) -> Sanitized:
             return None  # a relative link: nothing to open in Anki; named by _Findings
         return packaged(tag, attribute, value)
 
-    common = dict(tags=set(ALLOWLIST.tags), clean_content_tags={"script", "style"},
-                  url_schemes=set(ALLOWLIST.url_schemes), link_rel=None, strip_comments=True)
+    common = {"tags": set(ALLOWLIST.tags), "clean_content_tags": {"script", "style"},
+              "url_schemes": set(ALLOWLIST.url_schemes), "link_rel": None,
+              "strip_comments": True}
     clean = nh3.clean(
         html, **common, attribute_filter=keep,
         attributes={tag: set(names) for tag, names in ALLOWLIST.attributes.items()},
@@ -176,13 +177,12 @@ def _attribute_problem(tag: str, name: str, value: str) -> str | None:
         return f"{name}= on <{tag}>"
     if CLOZE_MARK.search(value):
         return f"cloze markers ({{{{ }}}} or ::) inside {name}= on <{tag}>"
-    if (tag, name) == ("img", "src") and (scheme := SCHEME.match(_as_url(value))):
-        if scheme.group(1).lower() not in ALLOWLIST.url_schemes:  # http(s): see `image`
-            return f"image '{_short(value)}' (cards show only their packaged images)"
-    if (tag, name) == ("a", "href"):
-        scheme = SCHEME.match(_as_url(value))
-        if scheme is None or scheme.group(1).lower() not in ALLOWLIST.url_schemes:
-            return f"link '{_short(value)}' (only http, https and mailto)"
+    scheme = SCHEME.match(_as_url(value))
+    listed = scheme is not None and scheme.group(1).lower() in ALLOWLIST.url_schemes
+    if (tag, name) == ("img", "src") and scheme and not listed:  # http(s): see `image`
+        return f"image '{_short(value)}' (cards show only their packaged images)"
+    if (tag, name) == ("a", "href") and not listed:
+        return f"link '{_short(value)}' (only http, https and mailto)"
     return None
 
 

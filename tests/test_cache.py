@@ -75,7 +75,7 @@ def test_renderer_upgrade_never_serves_stale_html(cards, tmp_path, monkeypatch):
 
     original = MarkdownRenderer.html
     monkeypatch.setattr(MarkdownRenderer, "html", lambda self, text, base: (
-        original(self, text, base)[0] + "<!-- v2 -->", original(self, text, base)[1]))
+        original(self, text, base)[0] + "<!-- v2 -->", *original(self, text, base)[1:]))
     library.write_text("VERSION = 2  # upgraded\n")
     report = build(cards, out)
     assert report.rendered_now == 5

@@ -1,6 +1,6 @@
 import pytest
 
-from deckgen.cloze import UnclosedDeletion, find_deletions, pad_deletions
+from deckgen.cloze import BadDeletion, find_deletions, pad_deletions
 
 
 def test_finds_numbers_and_hints():
@@ -25,6 +25,6 @@ def test_padding_leaves_anki_one_closing_pair(source, padded):
 
 
 def test_unclosed_deletion_reports_where_it_opens():
-    with pytest.raises(UnclosedDeletion) as info:
+    with pytest.raises(BadDeletion) as info:
         find_deletions("ok {{c1::never closed }")
     assert info.value.offset == 3

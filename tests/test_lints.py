@@ -35,9 +35,11 @@ ERRORS = {
     "tex-open": (card("a", "energy $E=mc^2 is famous"),
                  "t.yaml:6: error: card 'a': math left open at '$E=mc^2 is famous'; close"
                  " it, or escape a literal dollar as \\$"),
-    "unsafe-html": (card("a", "fine\n<img src=x onerror=alert(1)>"),
-                    "t.yaml:7: error: card 'a': '<img src=x onerror=' would run code in every"
-                    " reviewer's Anki; remove it, or add allow: [unsafe-html]"),
+    "unsafe-html": (card("a", "fine\n<span onclick=alert(1)>x</span>"),
+                    "t.yaml:7: error: card 'a': back: onclick= on <span>: not allowed in a card"
+                    " (could run code, load from the network or restyle the card in every"
+                    " reviewer's Anki); left out of what ships. Remove it, or add"
+                    " allow: [unsafe-html] to ship the field without it"),
 }
 
 
@@ -58,7 +60,7 @@ def test_error_lints_fail_check_and_can_be_allowed(tmp_path, code):
                                      '<a href="#" onclick="steal()">x</a>'])
 def test_unsafe_html_is_caught_in_every_form(tmp_path, snippet):
     result = check(tmp_path, card("a", snippet))
-    assert result.exit_code == 1 and "would run code" in result.stderr
+    assert result.exit_code == 1 and "not allowed in a card" in result.stderr
 
 
 def test_html_in_code_is_only_text(tmp_path):

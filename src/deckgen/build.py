@@ -26,6 +26,8 @@ from deckgen.model import Location, Note, Topic
 from deckgen.record import Record
 from deckgen.state import STATE_FILE
 
+Found = tuple[dict[str, "bytes | str"], list[Problem]]  # record.fingerprint()
+
 # Imported only by a build with work to do (see _work): a build with nothing to do must
 # return in a fraction of a second, without the loader, renderer or packager.
 
@@ -90,6 +92,15 @@ def check(cards_dir: Path, out_dir: Path | None = None, progress=None) -> Checke
     return _check(_sources(cards_dir, out_dir, _fingerprint(cards_dir)), previous, progress)
 
 
+def collect_all(cards_dir: Path):
+    """Every topic parsed and rendered, with every problem found, errors included: what
+    `check` sees before it decides (for tools and tests)."""
+    from deckgen.collect import collect
+
+    return collect(_sources(cards_dir, None, _fingerprint(cards_dir)), Record(),
+                   everything=True)
+
+
 def _check(sources, previous: Record, progress) -> Checked:
     from deckgen.collect import collect, quietly
 
@@ -111,12 +122,13 @@ def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
                  accept_notetype_change, frozenset(restamp), progress)
 
 
-def _plan(cards_dir: Path, out_dir: Path | None, files: dict[str, bytes | str],
-          previous: Record, now: int | None, accept_notetype_change: bool,
-          restamp: frozenset[str], progress) -> Plan:
+def _plan(cards_dir: Path, out_dir: Path | None, found: Found, previous: Record,
+          now: int | None, accept_notetype_change: bool, restamp: frozenset[str],
+          progress) -> Plan:
     from deckgen.state import load_state
 
-    sources = _sources(cards_dir, out_dir, files)
+    sources = _sources(cards_dir, out_dir, found)
+    files = found[0]
     checked = _check(sources, previous, progress)
     state_file = cards_dir / STATE_FILE
     raw = files.get(STATE_FILE)
@@ -164,11 +176,11 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
     """Write one package per topic plus the combined one, each only if its content changed;
     write nothing at all on any error, or with `dry_run`."""
     restamp = frozenset(restamp)
-    files, previous = _fingerprint(cards_dir), record.load(out_dir)
-    if not restamp and (report := _repeat(cards_dir, out_dir, files, previous)) is not None:
+    found, previous = _fingerprint(cards_dir), record.load(out_dir)
+    if not restamp and (report := _repeat(cards_dir, out_dir, found, previous)) is not None:
         return report
     with _collector_paused():
-        return _work(cards_dir, out_dir, files, previous, now, dry_run,
+        return _work(cards_dir, out_dir, found, previous, now, dry_run,
                      accept_notetype_change, restamp, progress)
 
 
@@ -178,9 +190,10 @@ def unchanged(cards_dir: Path, out_dir: Path, outputs: bool = True) -> BuildRepo
     return _repeat(cards_dir, out_dir, _fingerprint(cards_dir), record.load(out_dir), outputs)
 
 
-def _repeat(cards_dir: Path, out_dir: Path, files: dict[str, bytes | str], previous: Record,
+def _repeat(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
             outputs: bool = True) -> BuildReport | None:
-    if previous.environment != environment.digest():
+    files, unreadable = found
+    if unreadable or previous.environment != environment.digest():
         return None
     if record.digests(files) != previous.inputs:
         return None
@@ -218,14 +231,14 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _work(cards_dir: Path, out_dir: Path, files: dict[str, bytes | str], previous: Record,
+def _work(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
           now: int | None, dry_run: bool, accept_notetype_change: bool,
           restamp: frozenset[str], progress) -> BuildReport:
     from deckgen import atomic
     from deckgen.collect import with_notes
 
     atomic.sweep(out_dir, out_dir / CACHE_DIR, out_dir / CACHE_DIR / "cards", cards_dir)
-    the_plan = _plan(cards_dir, out_dir, files, previous, now, accept_notetype_change,
+    the_plan = _plan(cards_dir, out_dir, found, previous, now, accept_notetype_change,
                      restamp, progress)
     topics = the_plan.checked.topics
     fingerprints = _fingerprints(topics, the_plan.state)
@@ -350,17 +363,19 @@ def _shown(problem: Problem, cards_dir: Path) -> Problem:
     return replace(problem, path=str(cards_dir / problem.path))
 
 
-def _fingerprint(cards_dir: Path) -> dict[str, bytes | str]:
+def _fingerprint(cards_dir: Path) -> Found:
     if not cards_dir.is_dir():
         raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
     return record.fingerprint(cards_dir)
 
 
-def _sources(cards_dir: Path, out_dir: Path | None, files: dict[str, bytes | str]):
+def _sources(cards_dir: Path, out_dir: Path | None, found: Found):
     from deckgen.collect import Sources
 
+    files, unreadable = found
     cache_dir = out_dir / CACHE_DIR / "cards" if out_dir else None
-    return Sources(cards_dir, files, record.digests(files), environment.digest(), cache_dir)
+    return Sources(cards_dir, files, record.digests(files), environment.digest(), cache_dir,
+                   unreadable)
 
 
 def _guard_schemas(previous, types: dict, state_path: Path) -> None:

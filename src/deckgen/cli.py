@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from deckgen.errors import DeckgenError
+from deckgen.errors import DeckgenError, os_error_message
 from deckgen.extras import INSTALL_ANKI, has_anki, require_anki
 
 CARDS_HELP = "Folder of YAML topic files."
@@ -25,7 +25,17 @@ out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path),
 accept_option = click.option("--accept-notetype-change", is_flag=True, help=ACCEPT_HELP)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context):
+        """An OS error (a read-only folder, a full disk, a file gone unreadable) is one
+        line naming the path and what to do, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            raise DeckgenError(os_error_message(error)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deckgen")
 def main() -> None:
     """Turn YAML question banks into Anki decks that update in place."""
@@ -218,6 +228,8 @@ def rebuilder(cards_dir: Path, out_dir: Path, with_preview: bool = True):
                 build_and_report(cards_dir, out_dir)
         except DeckgenError as error:
             error.show()
+        except OSError as error:
+            DeckgenError(os_error_message(error)).show()
         click.echo("watching for changes (Ctrl+C to stop)")
 
     return rebuild

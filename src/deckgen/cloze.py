@@ -11,6 +11,10 @@ import re
 from dataclasses import dataclass
 
 OPENING = re.compile(r"\{\{c(\d+)::")
+# Anki gives c1..c500 a card each and puts every higher number on the 500th card
+# (rslib/src/notetype/cardgen.rs: `cloze_ord.saturating_sub(1).min(499)`).
+MAX_NUMBER = 500
+MAX_NESTING = 20  # deletions inside deletions; deeper ones are refused, not recursed into
 
 
 @dataclass(frozen=True)
@@ -20,15 +24,40 @@ class Deletion:
     end: int  # offset just past "}}"
 
 
-class UnclosedDeletion(ValueError):
-    def __init__(self, offset: int):
-        super().__init__("cloze deletion is never closed with '}}'")
+class BadDeletion(ValueError):
+    def __init__(self, offset: int, message: str = "cloze deletion is never closed with '}}'"):
+        super().__init__(message)
         self.offset = offset
 
 
 def numbers(text: str) -> set[int]:
     """Every cloze number in `text`, nested deletions included: Anki makes a card each."""
     return {int(match.group(1)) for match in OPENING.finditer(text)}
+
+
+def check_deletions(text: str) -> list[Deletion]:
+    """The top-level deletions; raises BadDeletion for one never closed, numbered above
+    Anki's limit, or nested too deep."""
+    for match in OPENING.finditer(text):
+        if int(match.group(1)) > MAX_NUMBER or int(match.group(1)) == 0:
+            raise BadDeletion(match.start(), f"cloze number c{match.group(1)} is outside"
+                                              f" c1..c{MAX_NUMBER}, the cards Anki makes")
+    deletions = find_deletions(text)
+    _check_nesting(text, deletions, 1)
+    return deletions
+
+
+def _check_nesting(text: str, deletions: list[Deletion], depth: int) -> None:
+    """Iterative over the deletions of one level, recursive at most MAX_NESTING deep."""
+    for deletion in deletions:
+        if depth > MAX_NESTING:
+            raise BadDeletion(deletion.start, f"cloze deletions nested more than"
+                                              f" {MAX_NESTING} deep; flatten them")
+        inner_start = OPENING.match(text, deletion.start).end()
+        inner = text[inner_start:deletion.end - 2]
+        nested = find_deletions(inner)
+        shifted = [Deletion(d.number, d.start + inner_start, d.end + inner_start) for d in nested]
+        _check_nesting(text, shifted, depth + 1)
 
 
 def find_deletions(text: str) -> list[Deletion]:
@@ -38,7 +67,7 @@ def find_deletions(text: str) -> list[Deletion]:
     while match := OPENING.search(text, pos):
         end = _closing(text, match.end())
         if end is None:
-            raise UnclosedDeletion(match.start())
+            raise BadDeletion(match.start())
         deletions.append(Deletion(int(match.group(1)), match.start(), end + 2))
         pos = end + 2
     return deletions

@@ -20,6 +20,7 @@ from deckgen.lints import bank_problems, card_problems
 from deckgen.loader import cross_file_problems, read_topic
 from deckgen.model import Card, Note, NoteInfo, Topic
 from deckgen.record import Record, TopicRecord
+from deckgen.sources import is_source
 
 PARALLEL_FROM = 400  # fewer cards than this render faster in one process
 CHUNK = 100
@@ -60,6 +61,7 @@ class Sources:
     inputs: dict[str, str]  # the same, hashed
     env: str
     cache_dir: Path | None  # None: render everything
+    unreadable: list[Problem]  # folders and files that could not be read
 
     def shown(self, rel: str) -> str:
         return str(self.cards_dir / rel)
@@ -71,8 +73,8 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
     unless `everything`: then every file is parsed and rendered, notes in hand."""
     old = previous.topic_records() if previous.environment == sources.env else {}
     results: list[TopicResult | Topic] = []
-    problems: list[Problem] = []
-    for rel in sorted(r for r in sources.files if record.is_source(r)):
+    problems: list[Problem] = list(sources.unreadable)  # never a topic silently gone
+    for rel in sorted(r for r in sources.files if is_source(r)):
         kept = None if everything else old.get(rel)
         if kept is not None and _unchanged(kept, sources, previous):
             results.append(TopicResult(kept))
@@ -102,19 +104,19 @@ def _unchanged(kept: TopicRecord, sources: Sources, previous: Record) -> bool:
 def _parse(sources: Sources, rel: str) -> tuple[Topic | None, list[Problem]]:
     raw = sources.files[rel]
     if not isinstance(raw, bytes):
-        return None, [Problem(sources.shown(rel), 1, "cannot read this file; check that it"
-                              " exists and that you may read it")]
+        return None, [Problem(sources.shown(rel), 1, "cannot read this topic file; fix its"
+                              " permissions or remove it")]
     return read_topic(sources.cards_dir, sources.cards_dir / rel, raw)
 
 
 def _outline(result: TopicResult | Topic, sources: Sources) -> tuple:
-    """(path, topic id, deck, [(card id, line)]) for the checks across files."""
+    """(path, topic id, deck, [(card id, line, tags)]) for the checks across files."""
     if isinstance(result, Topic):
         return (str(result.source), result.id, result.deck,
-                [(c.id, c.where.line) for c in result.cards])
+                [(c.id, c.where.line, (*result.tags, *c.tags)) for c in result.cards])
     rec = result.record
     return (sources.shown(rec.source), rec.id, rec.deck,
-            [(n.card_id, n.line) for n in rec.notes])
+            [(n.card_id, n.line, n.tags) for n in rec.notes])
 
 
 def _render_topics(sources: Sources, topics: list[Topic], progress: Progress,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from dataclasses import dataclass
 
@@ -26,6 +28,31 @@ class Problem:
     def as_dict(self) -> dict:
         return {"path": self.path, "line": self.line, "level": self.level, "code": self.code,
                 "message": self.message}
+
+
+def os_reason(error: OSError) -> str:
+    """What went wrong, in a few words: 'Permission denied', 'a symlink loop'..."""
+    if error.errno == errno.ELOOP:
+        return "a symlink loop"
+    if error.errno == errno.ENOENT and error.filename and os.path.islink(error.filename):
+        return "a symlink to nothing"
+    return error.strerror or type(error).__name__
+
+
+ADVICE = {
+    errno.ENOSPC: "free some space and run it again",
+    errno.EDQUOT: "free some space and run it again",
+    errno.EACCES: "check the permissions of the folder and file",
+    errno.EPERM: "check the permissions of the folder and file",
+    errno.EROFS: "the file system is read-only; use another folder",
+}
+
+
+def os_error_message(error: OSError) -> str:
+    """One line naming the path, what happened and what to do."""
+    where = error.filename or "deckgen"
+    advice = ADVICE.get(error.errno or 0, "fix it and run it again")
+    return f"{where}: {os_reason(error)}; {advice}"
 
 
 class DeckgenError(click.ClickException):

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import yaml
 
-from deckgen import COMBINED
+from deckgen import COMBINED, yamltree
+from deckgen.anki_names import anki_tag, deck_key
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
 from deckgen.model import Card, Location, Text, Topic
 
-YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+# What libyaml refuses (C0 and C1 controls but tab, newline, CR and NEL; U+FFFE/F), and
+# U+001F: Anki's field separator, which would split a note into extra fields.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 # The source format's keys. src/deckgen/topic.schema.json says the same for editors, and
 # tests/test_schema.py checks that the two agree.
 TOPIC_KEYS = ("deck", "id", "tags", "cards")
@@ -26,11 +29,6 @@ TOPIC_REQUIRED = ("deck", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
 SIDES = ("front", "back")  # what a card has unless it is a cloze
-
-
-def source_files(cards_dir: Path) -> list[Path]:
-    found = [*cards_dir.rglob("*.yaml"), *cards_dir.rglob("*.yml")]
-    return sorted(p for p in found if p.is_file())
 
 
 def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,
@@ -55,6 +53,10 @@ class _FileReader:
         self.problems.append(Problem(self.shown, line, message))
 
     def read(self, raw: bytes) -> Topic | None:
+        if char := CONTROL.search(self.label):
+            self.error(1, f"the file's path has control character U+{ord(char.group()):04X};"
+                          " rename it")
+            return None
         root = self._parse(raw)
         if root is None:
             return None
@@ -87,14 +89,27 @@ class _FileReader:
             self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x});"
                              " save it as UTF-8")
             return None
+        text = text.removeprefix("\ufeff")
+        controls = list(CONTROL.finditer(text))
+        for match in controls[:10]:  # checked here: libyaml stops with no line at the first
+            self.error(text.count("\n", 0, match.start()) + 1,
+                       f"control character U+{ord(match.group()):04X}; delete it")
+        if controls:
+            return None
         try:
-            node = yaml.compose(text.removeprefix("\ufeff"), Loader=YamlLoader)
+            node = yamltree.compose(text)
+        except yamltree.TooLarge as e:
+            self.error(e.line, str(e))
+            return None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             message = f"invalid YAML: {e.problem or e.context}"
             if e.context and e.context_mark and e.problem:
                 message += f" ({e.context} that starts at line {e.context_mark.line + 1})"
             self.error(mark.line + 1 if mark else 1, message)
+            return None
+        except yaml.YAMLError as e:  # unmarked: libyaml's reader errors
+            self.error(1, f"invalid YAML: {e}")
             return None
         if node is None:
             self.error(1, "file is empty; a topic needs 'deck' and 'cards'")
@@ -105,7 +120,10 @@ class _FileReader:
         """Key -> value node; reports unknown and repeated keys."""
         entries: dict[str, yaml.Node] = {}
         for key, value in node.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else str(key.value)
+            if not isinstance(key, yaml.ScalarNode):  # never printed: it may be an alias bomb
+                self.error(_line(key), f"a key in {what} must be text, like 'id'")
+                continue
+            name = key.value
             if name not in allowed:
                 close = difflib.get_close_matches(name, allowed, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -157,6 +175,9 @@ class _FileReader:
                 continue
             if any(c.isspace() for c in tag):
                 self.error(_line(item), f"tag '{tag}' contains a space; Anki tags cannot")
+            elif anki_tag(tag) != tag:
+                self.error(_line(item), f"tag '{tag}' would become '{anki_tag(tag)}' in Anki;"
+                                        " write it that way")
             else:
                 tags.append(tag)
         return tuple(tags)
@@ -220,29 +241,51 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def cross_file_problems(topics: list[tuple[str, str, str, list[tuple[str, int]]]],
-                        ) -> list[Problem]:
-    """Ids, topics and decks that must be unique across files; each topic given as
-    (path, topic id, deck, [(card id, line)])."""
+Outline = tuple[str, str, str, list[tuple[str, int, tuple[str, ...]]]]
+
+
+def cross_file_problems(topics: list[Outline]) -> list[Problem]:
+    """Ids, topics and decks that must be unique across files, and tags Anki would merge;
+    each topic given as (path, topic id, deck, [(card id, line, tags)])."""
     problems = []
     seen_cards: dict[str, tuple[str, int]] = {}
     seen_topics: dict[str, str] = {}
-    seen_decks: dict[str, tuple[str, str]] = {}
+    seen_decks: dict[str, tuple[str, str, str]] = {}  # key -> (deck, topic id, path)
     for path, topic_id, deck, cards in topics:
         if topic_id in seen_topics:
             problems.append(Problem(path, 1, f"topic id '{topic_id}' is also used by"
                                              f" {seen_topics[topic_id]}"))
-        if deck in seen_decks:
-            other_id, other_path = seen_decks[deck]
-            problems.append(Problem(path, 1, f"deck '{deck}' is also used by topic"
-                                             f" '{other_id}' ({other_path})"))
+        key = deck_key(deck)
+        if key in seen_decks:
+            other_deck, other_id, other_path = seen_decks[key]
+            same = ("is also used by" if other_deck == deck else
+                    "is the same deck in Anki (which ignores case, Unicode normalization and"
+                    f" spaces around '::') as '{other_deck}' of")
+            problems.append(Problem(path, 1, f"deck '{deck}' {same} topic '{other_id}'"
+                                             f" ({other_path})"))
         seen_topics.setdefault(topic_id, path)
-        seen_decks.setdefault(deck, (topic_id, path))
-        for card_id, line in cards:
+        seen_decks.setdefault(key, (deck, topic_id, path))
+        for card_id, line, _ in cards:
             if card_id in seen_cards:
                 first_path, first_line = seen_cards[card_id]
                 problems.append(Problem(path, line, f"duplicate card id '{card_id}' (first"
                                                     f" defined at {first_path}:{first_line})"))
             else:
                 seen_cards[card_id] = (path, line)
+    return problems + _tag_case_problems(topics)
+
+
+def _tag_case_problems(topics: list[Outline]) -> list[Problem]:
+    """Tags that differ only by case: Anki keeps one spelling for both."""
+    problems = []
+    seen: dict[str, tuple[str, str, int]] = {}
+    for path, _, _, cards in topics:
+        for _, line, tags in cards:
+            for tag in tags:
+                first, first_path, first_line = seen.setdefault(tag.casefold(),
+                                                                (tag, path, line))
+                if first != tag:
+                    problems.append(Problem(path, line, (
+                        f"tag '{tag}' is the same tag in Anki, which ignores case, as"
+                        f" '{first}' ({first_path}:{first_line}); spell them the same")))
     return problems

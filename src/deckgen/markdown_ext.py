@@ -47,21 +47,25 @@ class DisplayMathSpacing(Preprocessor):
 
 
 class ImageCollector(Treeprocessor):
-    """Hands every local image src to `resolve`, which returns the name to use."""
+    """Hands every image src to `resolve`, which returns the name to use, or None when
+    there is none (the src is then dropped: an image that cannot ship)."""
 
-    def __init__(self, md: Markdown, resolve: Callable[[str], str]):
+    def __init__(self, md: Markdown, resolve: Callable[[str], str | None]):
         super().__init__(md)
         self.resolve = resolve
 
     def run(self, root):
         for img in root.iter("img"):
             src = img.get("src", "")
-            if src and not re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I):
-                img.set("src", self.resolve(src))
+            name = self.resolve(src) if src else None
+            if name is None:
+                img.attrib.pop("src", None)
+            else:
+                img.set("src", name)
 
 
 class DeckgenExtension(Extension):
-    def __init__(self, resolve_image: Callable[[str], str]):
+    def __init__(self, resolve_image: Callable[[str], str | None]):
         super().__init__()
         self.resolve_image = resolve_image
 

@@ -120,9 +120,10 @@ class NoteInfo(NamedTuple):  # a tuple: ten thousand of them load quickly from t
     question_key: str  # "" for a cloze: only questions are compared
     media: tuple[tuple[str, str], ...]  # (name, path relative to the cards folder)
     allow: tuple[str, ...]
+    tags: tuple[str, ...]  # the topic's and the card's
 
     @classmethod
     def of(cls, card: Card, key: str, note: Note) -> NoteInfo:
         return cls(card.id, card.where.line, key, note.notetype, note.digest,
                    note.text_digest, note.question_key,
-                   tuple((m.name, m.source) for m in note.media), card.allow)
+                   tuple((m.name, m.source) for m in note.media), card.allow, note.tags)

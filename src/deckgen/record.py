@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deckgen.environment import CACHE_DIR
 from deckgen.errors import Problem
 from deckgen.model import NoteInfo
+from deckgen.sources import find_files, is_source
 from deckgen.state import STATE_FILE
 
 RECORD = "record.json"
-VERSION = 1
+VERSION = 2  # of the file's layout: another means a full build
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,9 @@ class TopicRecord:
     @classmethod
     def from_json(cls, row: list) -> TopicRecord:
         source, sha, topic_id, deck, notes, warnings = row
-        infos = tuple(NoteInfo(i, line, key, kind, d, t, q, tuple(map(tuple, m)), tuple(a))
-                      for i, line, key, kind, d, t, q, m, a in notes)  # JSON has lists
+        infos = tuple(NoteInfo(i, line, key, kind, d, t, q, tuple(map(tuple, m)), tuple(a),
+                               tuple(g))
+                      for i, line, key, kind, d, t, q, m, a, g in notes)  # JSON has lists
         return cls(source, sha, topic_id, deck, infos, tuple(Problem(*w) for w in warnings))
 
 
@@ -84,31 +85,21 @@ class Record:
             return None
 
 
-def fingerprint(cards_dir: Path) -> dict[str, bytes | str]:
+def fingerprint(cards_dir: Path) -> tuple[dict[str, bytes | str], list[Problem]]:
     """Every file under the cards folder by relative path: YAML sources and the state file
-    as their bytes, other files (images) as the SHA-256 of their bytes, "" when unreadable.
-
-    Hidden files and folders (editor swap files, .git) are left out; links to folders are
-    not followed, so a link loop cannot hang the walk."""
+    as their bytes, other files (images) as the SHA-256 of their bytes, "" when unreadable;
+    and what could not be read."""
+    paths, problems = find_files(cards_dir)
     files: dict[str, bytes | str] = {}
-    for folder, dirs, names in os.walk(cards_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            if name.startswith(".") or name.endswith("~"):
-                continue
-            path = Path(folder, name)
-            rel = path.relative_to(cards_dir).as_posix()
-            try:
-                data = path.read_bytes()
-            except OSError:
-                files[rel] = ""  # the loader reports it if it is a source
-                continue
-            files[rel] = data if is_source(rel) or rel == STATE_FILE else sha(data)
-    return files
-
-
-def is_source(rel: str) -> bool:
-    return rel.endswith((".yaml", ".yml"))
+    for path in paths:
+        rel = path.relative_to(cards_dir).as_posix()
+        try:
+            data = path.read_bytes()
+        except OSError:
+            files[rel] = ""  # the loader reports it if it is a source
+            continue
+        files[rel] = data if is_source(rel) or rel == STATE_FILE else sha(data)
+    return files, problems
 
 
 def sha(data: bytes) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import html as html_lib
+import re
 from pathlib import Path
 
 import markdown
@@ -16,12 +18,17 @@ from deckgen import cloze, ids
 from deckgen.errors import Problem
 from deckgen.markdown_ext import DeckgenExtension
 from deckgen.model import Card, Media, Note, Text, Topic
+from deckgen.sanitize import sanitize
+
+# A URL with a scheme (http:, file:, data:...) or a host (//example.com): not a file here.
+REMOTE = re.compile(r"[a-z][a-z0-9+.-]*:|//", re.I)
 
 
 def _extensions() -> list[markdown.Extension]:
     # Instances, not names: names make Markdown scan every installed package's entry points.
     return [
-        TableExtension(),
+        # align="left", not style="text-align: left": no style attribute ships.
+        TableExtension(use_align_attribute=True),
         SaneListExtension(),
         # generic: math goes out as \(..\) and \[..\], the delimiters Anki's MathJax reads.
         ArithmatexExtension(generic=True),
@@ -44,29 +51,53 @@ class MarkdownRenderer:
         self._md = markdown.Markdown(
             extensions=[*_extensions(), DeckgenExtension(self._resolve_image)])
 
-    def html(self, text: Text, base: Path) -> tuple[str, list[Media]]:
-        """Render one field; `base` is the folder its relative image paths start from."""
+    def html(self, text: Text, base: Path) -> tuple[str, list[Media], tuple[str, ...]]:
+        """Render one field; `base` is the folder its relative image paths start from.
+        Returns the field as it ships (sanitized), its images, and what the sanitizer
+        removed."""
         self._text, self._base, self._used = text, base, []
-        return self._md.reset().convert(text.source), self._used
+        try:
+            rendered = self._md.reset().convert(text.source)
+        except RecursionError:  # lists, quotes or emphasis nested hundreds deep
+            self._problem("", "text is nested too deeply (lists, quotes or emphasis); flatten it")
+            return "", [], ()
+        sanitized = sanitize(rendered, self._image)
+        return sanitized.html, self._used, sanitized.removed
 
-    def _resolve_image(self, src: str) -> str:
+    def _image(self, src: str) -> str | None:
+        """The packaged name for an <img> src, raw HTML or Markdown, or None (reported)."""
+        if any(src == media.name for media in self._used):
+            return src  # a Markdown image, resolved already
+        return self._resolve_image(src)
+
+    def _resolve_image(self, src: str) -> str | None:
+        if REMOTE.match(src):
+            self._problem(src, f"image '{src}' is not a file in {self.cards_root.name}/; cards"
+                               " must render offline: save the image there and link that")
+            return None
         path = (self._base / src).resolve()
         if not path.is_relative_to(self.cards_root):
             self._problem(src, f"image '{src}' is outside {self.cards_root.name}/;"
                                " keep images inside the cards folder")
-            return src
+            return None
         if not path.is_file():
             self._problem(src, f"image '{src}' not found")
-            return src
-        media = self._media_for(path)
+            return None
+        try:
+            media = self._media_for(path)
+        except OSError as e:
+            self._problem(src, f"image '{src}' cannot be read ({e.strerror}); check its"
+                               " permissions")
+            return None
         self._used.append(media)
         return media.name
 
     def _media_for(self, path: Path) -> Media:
         # Content-addressed names: two "figure.png" in different folders never collide,
         # and an edited image gets a new name, so the note changes and updates in Anki.
+        # Never a leading "_": Anki never updates such a file once a collection has it.
         digest = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
-        name = f"{path.stem}-{digest}{path.suffix.lower()}"
+        name = f"{path.stem.lstrip('_') or 'image'}-{digest}{path.suffix.lower()}"
         source = path.relative_to(self.cards_root).as_posix()
         return self.media.setdefault(name, Media(name, path, source))
 
@@ -89,19 +120,23 @@ def render_card(card: Card, topic: Topic, renderer: MarkdownRenderer) -> Note:
     base = topic.source.parent
     media: list[Media] = []
 
-    def field(text: Text | None) -> str:
+    def field(name: str, text: Text | None) -> str:
         if text is None:
             return ""
-        html, used = renderer.html(text, base)
+        html, used, removed = renderer.html(text, base)
         media.extend(used)
+        if removed and "unsafe-html" not in card.allow:
+            renderer.problems.append(unsafe_html(card, name, text, removed))
         return html
 
+    source = html_lib.escape(topic.label)  # a file or folder name may hold markup
     if card.is_cloze:
         body = _cloze_text(card, renderer)
-        fields = (field(body), field(card.extra), card.id, topic.label)
+        fields = (field("cloze", body), field("extra", card.extra), card.id, source)
         notetype = "cloze"
     else:
-        fields = (field(card.front), field(card.back), field(card.extra), card.id, topic.label)
+        fields = (field("front", card.front), field("back", card.back),
+                  field("extra", card.extra), card.id, source)
         notetype = "basic"
     tags = tuple(dict.fromkeys((*topic.tags, *card.tags)))
     return Note(ids.note_guid(card.id), card.id, notetype, fields, tags,
@@ -112,8 +147,8 @@ def _cloze_text(card: Card, renderer: MarkdownRenderer) -> Text | None:
     text = card.cloze
     assert text is not None
     try:
-        deletions = cloze.find_deletions(text.source)
-    except cloze.UnclosedDeletion as e:
+        deletions = cloze.check_deletions(text.source)
+    except cloze.BadDeletion as e:
         line = text.source.count("\n", 0, e.offset)
         renderer.problems.append(Problem(text.where.path, text.where.line + line,
                                          f"card '{card.id}': {e}"))
@@ -123,11 +158,17 @@ def _cloze_text(card: Card, renderer: MarkdownRenderer) -> Text | None:
                                          f"card '{card.id}': cloze has no deletion like"
                                          " {{c1::...}}"))
         return None
-    if 0 in cloze.numbers(text.source):  # Anki refuses the whole package for one c0
-        offset = text.source.find("{{c0::")
-        line = text.source.count("\n", 0, max(offset, 0))
-        renderer.problems.append(Problem(text.where.path, text.where.line + line,
-                                         f"card '{card.id}': cloze numbers start at 1;"
-                                         " {{c0::...}} makes no card in Anki"))
-        return None
     return Text(cloze.pad_deletions(text.source), text.where)
+
+
+def unsafe_html(card: Card, name: str, text: Text, removed: tuple[str, ...]) -> Problem:
+    """What the sanitizer removed from one field, at the line of the first of it."""
+    shown = ", ".join(removed[:4]) + (f" and {len(removed) - 4} more" if len(removed) > 4 else "")
+    needle = re.match(r"<?([^\s=>']+)", removed[0])
+    offset = text.source.lower().find(needle.group(1).lower()) if needle else -1
+    line = text.source.count("\n", 0, max(offset, 0))
+    return Problem(text.where.path, text.where.line + line,
+                   f"card '{card.id}': {name}: {shown}: not allowed in a card (could run code,"
+                   " load from the network or restyle the card in every reviewer's Anki);"
+                   " left out of what ships. Remove it, or add allow: [unsafe-html] to ship"
+                   " the field without it", "error", "unsafe-html")

@@ -92,6 +92,7 @@ def load_state(path: Path, raw: bytes | None = None) -> State:
         data = json.loads(path.read_bytes() if raw is None else raw)
         if data.get("version") != VERSION:
             return State()  # written by another deckgen: start afresh
+        _check(path, data)
         return State({k: NoteStamp(*v) for k, v in data["notes"].items()},
                      {k: TypeStamp(*v) for k, v in data["notetypes"].items()})
     except FileNotFoundError:
@@ -100,6 +101,23 @@ def load_state(path: Path, raw: bytes | None = None) -> State:
         line = getattr(e, "lineno", 1)
         raise SourceErrors([Problem(str(path), line, f"cannot read the build state ({e});"
                                     " fix it, or delete it to treat every card as changed")]) from e
+
+
+def _check(path: Path, data: dict) -> None:
+    """Values of the wrong type or range, each at its line (dump_state writes one a line)."""
+    from deckgen.state_check import stamp_problem
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    problems = []
+    for section, size in (("notetypes", 3), ("notes", 4)):
+        for key, stamp in data[section].items():
+            if message := stamp_problem(key, stamp, size):
+                line = next((n for n, text in enumerate(lines, 1) if f'"{key}"' in text), 1)
+                problems.append(Problem(str(path), line, f"cannot read the build state:"
+                                        f" {message}; fix it, or delete the file to treat"
+                                        " every card as changed"))
+    if problems:
+        raise SourceErrors(problems)
 
 
 def dump_state(state: State) -> str:

@@ -1,0 +1,68 @@
+"""Find the files under the cards folder, saying what could not be read.
+
+A folder or file that cannot be read must never look like a topic that was deleted
+(its package would be removed and its cards reported gone): each is an error. Hidden
+files and folders (`.git`, editors' swap files) and `~` backups are not the author's
+sources and are left out.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from deckgen.errors import Problem, os_reason
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def find_files(cards_dir: Path) -> tuple[list[Path], list[Problem]]:
+    """Every file, sorted, and a problem for each folder or topic file that cannot be
+    read. Symlinked folders are followed once; a symlink back into a folder already read
+    is a loop."""
+    found, problems = [], []
+    seen: set[Path] = set()
+    folders = [cards_dir]
+    while folders:
+        folder = folders.pop()
+        try:
+            real = folder.resolve(strict=True)
+            entries = list(os.scandir(folder))
+        except OSError as e:
+            problems.append(Problem(str(folder), 1, f"cannot read this folder ({os_reason(e)});"
+                                                    " fix its permissions or remove it"))
+            continue
+        if real in seen:
+            problems.append(Problem(str(folder), 1, "symlink loop: this folder is already read"
+                                                    " under another name; remove the symlink"))
+            continue
+        seen.add(real)
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name.endswith("~"):
+                continue
+            path = Path(entry.path)
+            try:
+                is_folder = entry.is_dir()
+            except OSError:  # a symlink loop
+                problems.append(_unreadable(path))
+                continue
+            if is_folder:
+                folders.append(path)
+            elif entry.is_file():
+                found.append(path)
+            elif path.suffix in SUFFIXES:
+                problems.append(_unreadable(path))
+    return sorted(found), problems
+
+
+def _unreadable(path: Path) -> Problem:
+    try:
+        os.stat(path)
+        reason = "not a regular file"
+    except OSError as e:
+        reason = os_reason(e)
+    return Problem(str(path), 1, f"cannot read this file ({reason}); fix it or remove it")
+
+
+def is_source(path: str) -> bool:
+    return path.endswith(SUFFIXES)

@@ -1,0 +1,350 @@
+"""Hostile and broken input: what ships is sanitized, and nothing ends in a traceback, a
+hang or a silent loss."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from deckgen import sanitize as sanitize_module
+from deckgen.build import check as check_cards
+from deckgen.build import collect_all
+from helpers import run
+
+PAYLOADS = {
+    "entity in scheme": '<a href="jav&#x61;script:alert(1)">x</a>',
+    "colon entity": '<a href="javascript&colon;alert(1)">x</a>',
+    "tab entity": '<a href="java&#9;script:alert(1)">x</a>',
+    "newline in scheme": '<a href="java\nscript:alert(1)">x</a>',
+    "iframe srcdoc": '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+    "object data": '<object data="data:text/html,<script>alert(1)</script>"></object>',
+    "embed data": '<embed src="data:text/html,<script>alert(1)</script>">',
+    "alt with >": '<img alt=">" src=x onerror=alert(1)>',
+    "inside pre": "<pre><img src=x onerror=alert(1)></pre>",
+    "inside code": "<code><svg onload=alert(1)></code>",
+    "svg animate": '<svg><animate attributeName="href" to="javascript:alert(1)"/></svg>',
+    "form action": '<form action="javascript:alert(1)"><button>go</button></form>',
+    "style": "<style>.card{display:none}</style>",
+    "link": '<link rel="stylesheet" href="https://evil.example/x.css">',
+    "base": '<base href="https://evil.example/">',
+    "remote iframe": '<iframe src="https://evil.example/"></iframe>',
+    "event on span": '<span onmouseover="alert(1)">x</span>',
+    "cloze in attribute": '<a href="https://a.org" title="::<img src=x onerror=alert(1)>">y</a>',
+    "comment": "<!-- {{c1::x}} -->",
+    "field separator entity": "a&#31;b",
+}
+
+
+def write(cards: Path, text: str, name: str = "t.yaml") -> Path:
+    cards.mkdir(parents=True, exist_ok=True)
+    path = cards / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def basic(back: str, extra: str = "", allow: str = "") -> str:
+    text = "deck: D\ncards:\n  - id: a\n    front: q\n    back: |\n"
+    text += "".join(f"      {line}\n" for line in back.splitlines())
+    if extra:
+        text += f"    extra: {extra}\n"
+    return text + (f"    allow: [{allow}]\n" if allow else "")
+
+
+def shipped_fields(cards: Path) -> list[str]:
+    collected = collect_all(cards)
+    return [field for topic in collected.topics for note in topic.notes for field in note.fields]
+
+
+def outside_allowlist(html: str) -> list[str]:
+    """Elements and attributes outside the allowlist, as a browser would read them."""
+    import nh3
+
+    allow = sanitize_module.ALLOWLIST
+    seen: list[str] = []
+
+    def record(tag: str, name: str, value: str) -> str:
+        if name not in allow.attributes.get(tag, ()) and name not in allow.values.get(tag, {}) \
+                and not (name == "class" and tag in allow.classes):
+            seen.append(f"{name}= on <{tag}>")
+        if name == "href" and not re.match(r"(https?|mailto):", value, re.I):
+            seen.append(f"href {value}")
+        return value
+
+    nh3.clean(html, tags=set(allow.tags), attribute_filter=record, link_rel=None,
+              generic_attribute_prefixes=set("abcdefghijklmnopqrstuvwxyz"), url_schemes=None)
+    seen += [f"<{t}>" for t in re.findall(r"<([a-zA-Z][^\s/>]*)", html) if t.lower()
+             not in allow.tags]
+    seen += ["comment"] * html.count("<!--")
+    seen += [f"control U+{ord(c):04X}" for c in re.findall(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", html)]
+    return seen
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_payload_is_an_error_and_never_ships(tmp_path, name):
+    cards = tmp_path / "cards"
+    write(cards, basic(PAYLOADS[name]))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert "t.yaml:6: error: card 'a': back: " in result.stderr
+    assert "allow: [unsafe-html]" in result.stderr
+
+    write(cards, basic(PAYLOADS[name], allow="unsafe-html"))  # silenced: still sanitized
+    fields = shipped_fields(cards)
+    assert [f for f in fields if outside_allowlist(f)] == []
+
+
+def test_markdown_link_with_javascript_and_math_stay_as_they_were(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic("[x](javascript:alert(1)) and $a<b$ and `<script>`"))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1 and "link 'javascript:alert(1)'" in result.stderr
+    write(cards, basic("$a<b$ and `<script>`\n\n```html\n<img onerror=x>\n```"))
+    assert run("check", "--cards", cards).exit_code == 0
+
+
+def test_markup_in_a_file_or_folder_name_is_escaped(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards / "<img src=x onerror=alert(1)>", basic("a"))
+    source = shipped_fields(cards)[-1]
+    assert source == "&lt;img src=x onerror=alert(1)&gt;/t.yaml"
+
+
+@pytest.mark.parametrize("tex, message", [
+    (r"$\href{javascript:alert(1)}{x}$", r"\href in TeX is not allowed"),
+    (r"$\url{file:///etc/passwd}$", r"\url in TeX is not allowed"),
+    (r"$\style{color:red}{x}$", r"\style in TeX is not allowed"),
+    (r"$\class{cloze}{x}$", r"\class in TeX is not allowed"),
+    (r"$\cssId{x}{y}$", r"\cssId in TeX is not allowed"),
+    (r"$\data{x=1}{y}$", r"\data in TeX is not allowed"),
+    (r"<span>\(\style{color:red}{x}\)</span>", r"\style in TeX is not allowed"),
+])
+def test_tex_that_links_or_restyles_is_an_error(tmp_path, tex, message):
+    cards = tmp_path / "cards"
+    write(cards, basic(tex, allow="unsafe-html"))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1 and message in result.stderr
+    assert ":6: error: card 'a': " in result.stderr
+
+
+def test_tex_links_to_the_web_are_fine(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic(r"$\href{https://arxiv.org}{x}$ and $\url{http://a.org}$"))
+    assert run("check", "--cards", cards).exit_code == 0
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1f", "\x07", "\x9b"])
+def test_control_characters_are_errors_at_their_line(tmp_path, char):
+    cards = tmp_path / "cards"
+    write(cards, basic("fine\nbad" + char + "here"))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert f"t.yaml:7: error: control character U+{ord(char[-1]):04X}" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_field_separator_in_a_file_name_is_an_error(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic("a"), name="a\x1fb.yaml")
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1 and "control character U+001F" in result.stderr
+
+
+BOUNDED = {
+    "alias bomb as key": ("a: &a [x, x, x, x, x, x, x, x, x]\n"
+                          + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+                                    for p, c in zip("abcdefgh", "bcdefghi"))
+                          + "deck: D\ncards:\n  - {id: a, front: q, back: b, *i : x}\n",
+                          "more than 500,000 values"),
+    "recursive alias": ("deck: D\ncards: &c\n  - *c\n", "refers to a node that contains it"),
+    "deep flow list": ("deck: D\ncards: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 50"),
+    "huge flow list": ("deck: D\ncards: [" + "x," * 600_000 + "]\n", "more than 500,000 values"),
+    "cloze number": ("deck: D\ncards:\n  - id: a\n    cloze: '{{c99999999999::x}}'\n",
+                     "cloze number c99999999999 is outside c1..c500"),
+    "cloze 501": ("deck: D\ncards:\n  - id: a\n    cloze: '{{c501::x}}'\n", "c1..c500"),
+    "nested clozes": ("deck: D\ncards:\n  - id: a\n    cloze: '" + "{{c1::" * 300 + "x"
+                      + "}}" * 300 + "'\n", "nested more than 20 deep"),
+    "nested markdown list": ("deck: D\ncards:\n  - id: a\n    front: q\n    back: '"
+                             + "- " * 1000 + "x'\n", "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDED))
+def test_bounded_work_ends_in_a_path_line_error(tmp_path, name):
+    text, message = BOUNDED[name]
+    cards = tmp_path / "cards"
+    write(cards, text)
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert re.search(r"t\.yaml:\d+: error: .*" + re.escape(message), result.stderr), result.stderr
+
+
+def test_unreadable_topic_is_an_error_not_a_removal(tmp_path):
+    cards, out = tmp_path / "cards", tmp_path / "build"
+    write(cards, basic("a"), name="one.yaml")
+    write(cards, basic("b").replace("id: a", "id: b").replace("deck: D", "deck: E"),
+          name="two.yaml")
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0
+    state = (cards / "deckgen-state.json").read_bytes()
+    (cards / "two.yaml").unlink()
+    (cards / "two.yaml").symlink_to("gone.yaml")  # dangling
+    (cards / "loop").symlink_to(".")
+    result = run("build", "--cards", cards, "--out", out)
+    assert result.exit_code == 1
+    assert "two.yaml:1: error: cannot read this file (a symlink to nothing)" in result.stderr
+    assert "loop:1: error: symlink loop" in result.stderr
+    assert (out / "two.apkg").exists() and (cards / "deckgen-state.json").read_bytes() == state
+
+
+def denied(real, matches):
+    """`real`, failing with Permission denied where `matches`: permissions do not stop
+    root, who runs CI."""
+
+    def patched(target):
+        if matches(target):
+            raise PermissionError(errno.EACCES, "Permission denied", str(target))
+        return real(target)
+
+    return patched
+
+
+def test_unreadable_folder_is_an_error(tmp_path, monkeypatch):
+    import os
+
+    cards = tmp_path / "cards"
+    write(cards / "locked", basic("a"))
+    monkeypatch.setattr(os, "scandir", denied(os.scandir, lambda p: str(p).endswith("locked")))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert "locked:1: error: cannot read this folder (Permission denied)" in result.stderr
+
+
+def test_unreadable_image_is_an_error_at_its_line(tmp_path, monkeypatch):
+    cards = tmp_path / "cards"
+    write(cards, basic("![x](fig.png)"))
+    (cards / "fig.png").write_bytes(b"png")
+    monkeypatch.setattr(Path, "read_bytes", denied(Path.read_bytes, lambda p: p.name == "fig.png"))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert "t.yaml:6: error: image 'fig.png' cannot be read (Permission denied)" in result.stderr
+
+
+@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS])
+def test_full_disk_or_read_only_folder_keeps_earlier_outputs(tmp_path, monkeypatch, error):
+    cards, out = tmp_path / "cards", tmp_path / "build"
+    write(cards, basic("a"))
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0
+    state, package = (cards / "deckgen-state.json").read_bytes(), (out / "all.apkg").read_bytes()
+    write(cards, basic("changed"))
+    from deckgen import atomic
+
+    def failing(path):
+        raise OSError(error, "simulated", str(path))
+
+    monkeypatch.setattr(atomic, "temp_beside", failing)
+    monkeypatch.setattr("deckgen.package.temp_beside", failing)
+    result = run("build", "--cards", cards, "--out", out)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.stderr.splitlines()) == 1 and ": simulated; " in result.stderr
+    assert (cards / "deckgen-state.json").read_bytes() == state
+    assert (out / "all.apkg").read_bytes() == package
+
+
+def test_full_disk_while_saving_the_state_keeps_it(tmp_path, monkeypatch):
+    cards, out = tmp_path / "cards", tmp_path / "build"
+    write(cards, basic("a"))
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0
+    state = (cards / "deckgen-state.json").read_bytes()
+    write(cards, basic("changed"))
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("deckgen.state.write_atomically", full)
+    result = run("build", "--cards", cards, "--out", out)
+    assert result.exit_code == 1
+    assert result.stderr == (f"{cards / 'deckgen-state.json'}: No space left on device; free"
+                             " some space and run it again\n")
+    assert (cards / "deckgen-state.json").read_bytes() == state
+
+
+@pytest.mark.parametrize("value", ['"soon"', "null", "1.5", "1e20", "-5", "100000000000000"])
+def test_hand_edited_state_with_wrong_values_is_an_error(tmp_path, value):
+    cards, out = tmp_path / "cards", tmp_path / "build"
+    write(cards, basic("a"))
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0
+    state = cards / "deckgen-state.json"
+    text = state.read_text()
+    state.write_text(re.sub(r'("a": \["[0-9a-f]+", )\d+', lambda m: m.group(1) + value, text))
+    result = run("build", "--cards", cards, "--out", out)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the second value must be a time in whole seconds" in result.stderr
+    assert re.search(r"deckgen-state\.json:\d+: error: cannot read the build state: 'a'",
+                     result.stderr)
+
+
+@pytest.mark.parametrize("first, second", [("D::Sub", "d::sub"), ("D::Sub", "D :: Sub"),
+                                           ("D::Cafe\u0301", "D::Caf\u00e9")])
+def test_decks_anki_would_merge_are_errors_naming_both(tmp_path, first, second):
+    cards = tmp_path / "cards"
+    write(cards, basic("a").replace("deck: D", f"deck: '{first}'"), name="one.yaml")
+    write(cards, basic("b").replace("id: a", "id: b").replace("deck: D", f"deck: '{second}'"),
+          name="two.yaml")
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert f"two.yaml:1: error: deck '{second}' is the same deck in Anki" in result.stderr
+    assert f"as '{first}' of topic 'one' ({cards / 'one.yaml'})" in result.stderr
+
+
+@pytest.mark.parametrize("tag, becomes", [("x::", "x::blank"), ("::", "blank::blank"),
+                                          ("Cafe\u0301", "Caf\u00e9")])
+def test_tags_anki_rewrites_are_errors(tmp_path, tag, becomes):
+    cards = tmp_path / "cards"
+    write(cards, basic("a") + f"    tags: ['{tag}']\n")
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert f"tag '{tag}' would become '{becomes}' in Anki" in result.stderr
+
+
+def test_tags_differing_by_case_are_errors_naming_both(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, "deck: D\ntags: [Attention]\ncards:\n  - id: a\n    front: q\n    back: b\n"
+                 "    tags: [attention]\n")
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert (f"t.yaml:4: error: tag 'attention' is the same tag in Anki, which ignores case,"
+            f" as 'Attention' ({cards / 't.yaml'}:4)") in result.stderr  # the card that has it
+
+
+def test_raw_img_is_packaged_like_a_markdown_image(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic('<img src="img/fig.png" alt="x">'))
+    (cards / "img").mkdir()
+    (cards / "img" / "fig.png").write_bytes(b"png")
+    checked = check_cards(cards)
+    note = checked.notes[0]
+    assert [m.name for m in note.media] == [f"fig-{hashlib.sha1(b'png').hexdigest()[:10]}.png"]
+    assert f'src="{note.media[0].name}"' in note.fields[1]
+
+
+@pytest.mark.parametrize("src", ["http://example.org/a.png", "file:///etc/passwd",
+                                 "//example.org/a.png", "missing.png"])
+def test_remote_file_and_missing_images_are_errors(tmp_path, src):
+    cards = tmp_path / "cards"
+    for text in (f"![x]({src})", f'<img src="{src}">'):
+        write(cards, basic(text))
+        result = run("check", "--cards", cards)
+        assert result.exit_code == 1 and "t.yaml:6: error:" in result.stderr, text
+        assert f"'{src}'" in result.stderr
+
+
+def test_media_names_never_start_with_underscore(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic("![x](_x.png) ![y](__.png)"))
+    (cards / "_x.png").write_bytes(b"a")
+    (cards / "__.png").write_bytes(b"b")
+    names = [m.name for m in check_cards(cards).notes[0].media]
+    assert len(names) == 2 and not any(n.startswith("_") for n in names)

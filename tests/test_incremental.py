@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from deckgen import collect, deflate, environment, package
+from deckgen import collect, deflate, environment, package, record
 from deckgen.build import build, check, plan
 from deckgen.errors import DeckgenError
 from deckgen.notetypes import note_types
@@ -177,17 +177,21 @@ def test_check_and_diff_read_the_cache_and_write_nothing(cards, tmp_path, monkey
 
 
 @pytest.mark.parametrize("damage", [
-    lambda out: (out / ".deckgen-cache" / "record.json").write_text('{"version": 1}'),
     lambda out: (out / ".deckgen-cache" / "record.json").write_text(
-        '{"version": 1, "environment": 5, "inputs": [], "outputs": {"all.apkg": 3},'
-        ' "topics": [[1]], "warnings": [7], "shipped": []}'),
+        f'{{"version": {record.VERSION}}}'),
+    lambda out: (out / ".deckgen-cache" / "record.json").write_text(
+        f'{{"version": {record.VERSION}, "environment": 5, "inputs": [], "outputs":'
+        ' {"all.apkg": 3}, "warnings": [7], "cards": [[1]]}\n{"topics": [[1]], "shipped": []}'),
+    lambda out: (out / ".deckgen-cache" / "record.json").write_bytes(
+        (out / ".deckgen-cache" / "record.json").read_bytes().split(b"\n")[0]
+        + b'\n{"topics": [["attention.yaml", 5]], "shipped": {"a": 1}}'),
     lambda out: (out / ".deckgen-cache" / "record.json").write_bytes(b"\x00\xff"),
     lambda out: [p.write_bytes(p.read_bytes()[:40]) for p in out.rglob("*.cards")],
     lambda out: [p.write_bytes(b'["deckgen cache", 1]\ncos\nsystem\n(S"exit 3"\ntR.')
                  for p in out.rglob("*.cards")],
     lambda out: (out / "figures.apkg").write_bytes(b"PK\x03\x04 not a zip"),
-], ids=["record-shape", "record-types", "record-bytes", "shard-cut", "shard-header",
-        "package"])
+], ids=["record-shape", "record-types", "record-body", "record-bytes", "shard-cut",
+        "shard-header", "package"])
 def test_a_damaged_cache_heals_silently(cards, tmp_path, damage):
     out = tmp_path / "build"
     build(cards, out)

@@ -153,7 +153,7 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
     now = int(time.time()) if now is None else now
     current = {n.card_id: NoteStamp(n.digest, 0, t.record.id, n.text_digest)
                for t in checked.topics for n in t.record.notes}
-    shipped = {k: (v[0], v[1]) for k, v in previous.shipped.items()}
+    shipped = previous.shipped
     state = State(
         notes=never_back(stamp(old_state.notes, current, now), shipped, now, restamp),
         notetypes=stamp(old_state.notetypes,
@@ -202,11 +202,10 @@ def _repeat(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
         return None
     warnings = previous.problems()
     try:
-        topics = {row[2]: TopicChanges(unchanged=[n[0] for n in row[4]])
-                  for row in previous.topics}
-        packages = [Package(out_dir / f"{row[2]}.apkg", len(row[4]), False)
-                    for row in previous.topics]
-    except (TypeError, IndexError, KeyError):
+        topics = {topic: TopicChanges(unchanged=list(ids)) for topic, ids in previous.cards}
+        packages = [Package(out_dir / f"{topic}.apkg", len(ids), False)
+                    for topic, ids in previous.cards]
+    except (TypeError, ValueError):
         return None
     if warnings is None or set(previous.outputs) != {p.path.name for p in packages} | {
             f"{COMBINED}.apkg"}:
@@ -344,15 +343,14 @@ def _save(the_plan: Plan, topics: list, previous: Record, fingerprints: dict[str
     save_state(cards_dir / STATE_FILE, the_plan.state)
     inputs = dict(sources.inputs)
     inputs[STATE_FILE] = record.sha(dump_state(the_plan.state).encode())
-    shipped = dict(previous.shipped)
-    shipped.update({k: [s.mtime, s.digest] for k, s in the_plan.state.notes.items()})
+    shipped = {**previous.shipped,
+               **{k: (s.mtime, s.digest) for k, s in the_plan.state.notes.items()}}
     outputs = {name: [fingerprint, record.stat_of(out_dir / name)]
                for name, fingerprint in fingerprints.items()}
-    record.save(out_dir, Record(
-        sources.env, inputs, outputs, [t.record.to_json() for t in topics],
-        [[p.path, p.line, p.message, p.level, p.code]
-         for p in (_relative(p, cards_dir) for p in the_plan.checked.warnings)],
-        shipped))
+    warnings = [[p.path, p.line, p.message, p.level, p.code]
+                for p in (_relative(p, cards_dir) for p in the_plan.checked.warnings)]
+    record.save(out_dir, Record(sources.env, inputs, outputs, warnings),
+                [t.record for t in topics], shipped)
 
 
 def _relative(problem: Problem, cards_dir: Path) -> Problem:

@@ -12,6 +12,7 @@ damaged or of another version means a full build, never an error.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from deckgen.sources import find_files, is_source
 from deckgen.state import STATE_FILE
 
 RECORD = "record.json"
-VERSION = 2  # of the file's layout: another means a full build
+VERSION = 3  # of the file's layout: another means a full build
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,40 @@ class TopicRecord:
 
 @dataclass
 class Record:
+    """The record as loaded. Its file has two lines: what a build with nothing to do needs
+    (read on every build), then the topic outlines and shipped stamps (parsed only when
+    there is work)."""
+
     environment: str = ""
     inputs: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     outputs: dict[str, list] = field(default_factory=dict)  # package -> [fingerprint, stat]
-    topics: list[list] = field(default_factory=list)  # TopicRecord rows, in build order
     warnings: list[list] = field(default_factory=list)  # every warning of the build
-    shipped: dict[str, list] = field(default_factory=dict)  # card id -> [mtime, digest]
+    cards: list[list] = field(default_factory=list)  # [topic id, [card ids]], build order
+    body: bytes = b"{}"  # the second line, JSON: {"topics": [...], "shipped": {...}}
+
+    @functools.cached_property
+    def _body(self) -> dict:
+        try:
+            body = json.loads(self.body)
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    @property
+    def shipped(self) -> dict[str, tuple[int, str]]:
+        """Card id -> (mtime, digest) of the newest package built for it; entries of the
+        wrong shape are left out."""
+        shipped = self._body.get("shipped", {})
+        if not isinstance(shipped, dict):
+            return {}
+        return {key: (value[0], value[1]) for key, value in shipped.items()
+                if isinstance(value, list) and len(value) == 2
+                and type(value[0]) is int and isinstance(value[1], str)}
 
     def topic_records(self) -> dict[str, TopicRecord]:
-        """By source path; none if the record was damaged. Made on demand: a build with
-        nothing to do needs none."""
+        """By source path; none if the record was damaged."""
         try:
-            return {row[0]: TopicRecord.from_json(row) for row in self.topics}
+            return {row[0]: TopicRecord.from_json(row) for row in self._body.get("topics", [])}
         except (ValueError, TypeError, KeyError, IndexError):
             return {}
 
@@ -113,27 +136,30 @@ def digests(files: dict[str, bytes | str]) -> dict[str, str]:
 def load(out_dir: Path) -> Record:
     """The last build's record, or an empty one."""
     try:
-        data = json.loads((out_dir / CACHE_DIR / RECORD).read_text(encoding="utf-8"))
-        if data.get("version") != VERSION:
+        with open(out_dir / CACHE_DIR / RECORD, "rb") as f:
+            head, body = json.loads(f.readline()), f.read()
+        if head.get("version") != VERSION:
             return Record()
-        record = Record(data["environment"], data["inputs"], data["outputs"], data["topics"],
-                        data["warnings"], data["shipped"])
+        record = Record(head["environment"], head["inputs"], head["outputs"],
+                        head["warnings"], head["cards"], body)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return Record()
-    shapes = [(record.inputs, dict), (record.outputs, dict), (record.topics, list),
-              (record.warnings, list), (record.shipped, dict)]
+    shapes = [(record.inputs, dict), (record.outputs, dict), (record.warnings, list),
+              (record.cards, list)]
     return record if all(isinstance(v, kind) for v, kind in shapes) else Record()
 
 
-def save(out_dir: Path, record: Record) -> None:
+def save(out_dir: Path, record: Record, topics: list[TopicRecord],
+         shipped: dict[str, list]) -> None:
     from deckgen.atomic import write_atomically
 
-    data = {"version": VERSION, "environment": record.environment, "inputs": record.inputs,
-            "outputs": record.outputs, "topics": record.topics, "warnings": record.warnings,
-            "shipped": record.shipped}
+    head = {"version": VERSION, "environment": record.environment, "inputs": record.inputs,
+            "outputs": record.outputs, "warnings": record.warnings,
+            "cards": [[t.id, t.card_ids] for t in topics]}
+    body = {"topics": [t.to_json() for t in topics], "shipped": shipped}
     (out_dir / CACHE_DIR).mkdir(parents=True, exist_ok=True)
-    write_atomically(out_dir / CACHE_DIR / RECORD,
-                     json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+    lines = [json.dumps(part, ensure_ascii=False, separators=(",", ":")) for part in (head, body)]
+    write_atomically(out_dir / CACHE_DIR / RECORD, "\n".join(lines).encode())
 
 
 def stat_of(path: Path) -> list[int] | None:

@@ -85,9 +85,6 @@ def sanitize(html: str, image: Callable[[str], str | None]) -> Sanitized:
     `image(src)` gives the packaged media name for an `<img src>`, or None after saying
     why there is none (missing, remote...): the sanitizer then drops the src quietly.
     """
-    findings = _Findings()
-    findings.feed(_closed_only(html))
-    findings.close()
     images: dict[str, str | None] = {}
 
     def packaged(tag: str, attribute: str, value: str) -> str | None:
@@ -113,6 +110,11 @@ def sanitize(html: str, image: Callable[[str], str | None]) -> Sanitized:
         tag_attribute_values={tag: {name: set(values) for name, values in by_name.items()}
                               for tag, by_name in ALLOWLIST.values.items()},
         allowed_classes={tag: set(names) for tag, names in ALLOWLIST.classes.items()})
+    if not CONTROL.search(clean) and _same_document(html, clean):
+        return Sanitized(html, ())  # nothing removed: keep Markdown's spelling, notes unchanged
+    findings = _Findings()  # names what went, in the author's terms
+    findings.feed(_closed_only(html))
+    findings.close()
     removed = findings.removed
     if not removed and nh3.clean(html, **common, attribute_filter=packaged,
                                  generic_attribute_prefixes=EVERY_ATTRIBUTE) != clean:
@@ -123,9 +125,14 @@ def sanitize(html: str, image: Callable[[str], str | None]) -> Sanitized:
     for char in sorted(set(CONTROL.findall(clean))):
         removed.append(f"control character U+{ord(char):04X}")
     clean = CONTROL.sub("", clean)
-    if XHTML_VOID.sub(r"<\1\2>", html).replace("\u00a0", "&nbsp;") == clean:
+    if _same_document(html, clean):
         clean = html  # the same document: keep Markdown's spelling, so notes do not change
     return Sanitized(clean, tuple(dict.fromkeys(removed)))
+
+
+def _same_document(html: str, clean: str) -> bool:
+    """Whether nh3 gave back the same document, spelled its own way."""
+    return XHTML_VOID.sub(r"<\1\2>", html).replace("\u00a0", "&nbsp;") == clean
 
 
 def _closed_only(html: str) -> str:

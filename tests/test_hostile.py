@@ -348,3 +348,16 @@ def test_media_names_never_start_with_underscore(tmp_path):
     (cards / "__.png").write_bytes(b"b")
     names = [m.name for m in check_cards(cards).notes[0].media]
     assert len(names) == 2 and not any(n.startswith("_") for n in names)
+
+
+@pytest.mark.parametrize("piece", ["<![CDATA[ ", "[a]("])
+def test_markup_that_markdown_chews_on_for_minutes_is_stopped(tmp_path, monkeypatch, piece):
+    from deckgen import deadline
+
+    monkeypatch.setattr(deadline, "LIMIT_S", 0.5)  # 2,000 of these took half a minute
+    cards = tmp_path / "cards"
+    write(cards, basic(piece * 2000))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert (f"{cards / 't.yaml'}:6: error: text took over 0.5 s to render (thousands of"
+            " unclosed '<', '[' or '(' in a row?); simplify it") in result.stderr

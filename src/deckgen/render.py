@@ -14,7 +14,7 @@ from pymdownx.arithmatex import ArithmatexExtension
 from pymdownx.highlight import HighlightExtension
 from pymdownx.superfences import SuperFencesCodeExtension
 
-from deckgen import cloze, ids
+from deckgen import cloze, deadline, ids
 from deckgen.errors import Problem
 from deckgen.markdown_ext import DeckgenExtension
 from deckgen.model import Card, Media, Note, Text, Topic
@@ -57,9 +57,14 @@ class MarkdownRenderer:
         removed."""
         self._text, self._base, self._used = text, base, []
         try:
-            rendered = self._md.reset().convert(text.source)
+            with deadline.deadline():
+                rendered = self._md.reset().convert(text.source)
         except RecursionError:  # lists, quotes or emphasis nested hundreds deep
             self._problem("", "text is nested too deeply (lists, quotes or emphasis); flatten it")
+            return "", [], ()
+        except deadline.TooSlow:
+            self._problem("", f"text took over {deadline.LIMIT_S:g} s to render (thousands of"
+                              " unclosed '<', '[' or '(' in a row?); simplify it")
             return "", [], ()
         sanitized = sanitize(rendered, self._image)
         return sanitized.html, self._used, sanitized.removed

@@ -160,7 +160,9 @@ BOUNDED = {
                           + "deck: D\ncards:\n  - {id: a, front: q, back: b, *i : x}\n",
                           "more than 500,000 values"),
     "recursive alias": ("deck: D\ncards: &c\n  - *c\n", "refers to a node that contains it"),
-    "deep flow list": ("deck: D\ncards: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 50"),
+    # PyYAML 6.0.4's libyaml stops it first, with its own words; earlier ones reach ours.
+    "deep flow list": ("deck: D\ncards: " + "[" * 5000 + "]" * 5000 + "\n",
+                       ("nested more than 50", "exceeded maximum nesting depth")),
     "huge flow list": ("deck: D\ncards: [" + "x," * 600_000 + "]\n", "more than 500,000 values"),
     "cloze number": ("deck: D\ncards:\n  - id: a\n    cloze: '{{c99999999999::x}}'\n",
                      "cloze number c99999999999 is outside c1..c500"),
@@ -174,12 +176,13 @@ BOUNDED = {
 
 @pytest.mark.parametrize("name", sorted(BOUNDED))
 def test_bounded_work_ends_in_a_path_line_error(tmp_path, name):
-    text, message = BOUNDED[name]
+    text, messages = BOUNDED[name]
     cards = tmp_path / "cards"
     write(cards, text)
     result = run("check", "--cards", cards)
     assert result.exit_code == 1
-    assert re.search(r"t\.yaml:\d+: error: .*" + re.escape(message), result.stderr), result.stderr
+    words = "|".join(map(re.escape, [messages] if isinstance(messages, str) else messages))
+    assert re.search(rf"t\.yaml:\d+: error: .*({words})", result.stderr), result.stderr
 
 
 def test_unreadable_topic_is_an_error_not_a_removal(tmp_path):

@@ -82,7 +82,7 @@ class Record:
             return {}
         return body if isinstance(body, dict) else {}
 
-    @property
+    @functools.cached_property
     def shipped(self) -> dict[str, tuple[int, str]]:
         """Card id -> (mtime, digest) of the newest package built for it; entries of the
         wrong shape are left out."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import sqlite3
@@ -190,8 +191,11 @@ def test_check_and_diff_read_the_cache_and_write_nothing(cards, tmp_path, monkey
     lambda out: [p.write_bytes(b'["deckgen cache", 1]\ncos\nsystem\n(S"exit 3"\ntR.')
                  for p in out.rglob("*.cards")],
     lambda out: (out / "figures.apkg").write_bytes(b"PK\x03\x04 not a zip"),
+    lambda out: [p.write_bytes(p.read_bytes().split(b"\n", 1)[0] + b"\n"
+                               + pickle.dumps({"key": "not a card"}))
+                 for p in out.rglob("*.cards")],
 ], ids=["record-shape", "record-types", "record-body", "record-bytes", "shard-cut",
-        "shard-header", "package"])
+        "shard-header", "package", "shard-values"])
 def test_a_damaged_cache_heals_silently(cards, tmp_path, damage):
     out = tmp_path / "build"
     build(cards, out)
@@ -284,3 +288,69 @@ def test_environment_changes_rebuild_everything(cards, tmp_path, monkeypatch):
     build(cards, out)
     monkeypatch.setattr(environment, "RENDER_VERSION", environment.RENDER_VERSION + 1)
     assert build(cards, out).rendered_now == 5
+
+
+def test_an_edited_image_is_seen_beside_an_identical_one(cards, tmp_path):
+    out = tmp_path / "build"
+    twin = cards / "img" / "c" / "figure.png"  # the same name and bytes as img/a/figure.png
+    twin.parent.mkdir()
+    twin.write_bytes((cards / "img" / "a" / "figure.png").read_bytes())
+    (cards / "img" / "b" / "figure.png").unlink()
+    edit(cards / "more" / "figures.yaml", "../img/b/figure.png", "../img/c/figure.png")
+    assert build(cards, out).warnings == []  # both are used
+    twin.write_bytes(twin.read_bytes() + b"\0")
+    assert build(cards, out).changes.changed_ids != []
+
+
+def test_a_moved_cards_folder_builds_from_its_cache(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    moved = tmp_path / "bank"
+    cards.rename(moved)
+    edit(moved / "attention.yaml", "梯度不消失", "梯度不会消失")
+    (out / "figures.apkg").unlink()  # written again from the cache, images and all
+    build(moved, out)
+    build(moved, tmp_path / "afresh")
+    assert package_contents(out, tmp_path) == package_contents(tmp_path / "afresh", tmp_path)
+
+
+def test_a_state_that_cannot_be_saved_publishes_no_package(cards, tmp_path, monkeypatch):
+    import errno
+
+    from deckgen import state
+
+    out = tmp_path / "build"
+    build(cards, out)
+    before = {p: p.read_bytes() for p in [*out.glob("*.apkg"), cards / STATE_FILE]}
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(state, "write_atomically", full)
+    edit(cards / "attention.yaml", "梯度不消失", "梯度不会消失")
+    with pytest.raises(OSError):
+        build(cards, out)
+    assert {p: p.read_bytes() for p in before} == before
+    assert list(out.glob(".*tmp")) == []
+
+
+def test_images_from_before_1980_are_packaged(cards, tmp_path):
+    os.utime(cards / "img" / "a" / "figure.png", (86400, 86400))
+    build(cards, tmp_path / "build")
+
+
+def test_a_dry_run_removes_nothing(cards, tmp_path):
+    out = tmp_path / "build"
+    build(cards, out)
+    left = out / ".all.apkg.999999999.x.deckgen-tmp"
+    left.write_bytes(b"half")
+    edit(cards / "attention.yaml", "梯度不消失", "梯度不会消失")
+    build(cards, out, dry_run=True)
+    assert left.exists()
+
+
+def test_a_new_deckgen_writes_the_packages_again(cards, tmp_path, monkeypatch):
+    out = tmp_path / "build"
+    build(cards, out)
+    monkeypatch.setattr(environment, "RENDER_VERSION", environment.RENDER_VERSION + 1)
+    assert all(p.written for p in build(cards, out).packages)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deckgen import COMBINED, environment, record
 from deckgen.changes import Changes, TopicChanges
@@ -26,17 +27,21 @@ from deckgen.model import Location, Note, Topic
 from deckgen.record import Record
 from deckgen.state import STATE_FILE
 
-Found = tuple[dict[str, "bytes | str"], list[Problem]]  # record.fingerprint()
+if TYPE_CHECKING:
+    from deckgen.collect import Sources, TopicResult
+    from deckgen.state import State
 
-# Imported only by a build with work to do (see _work): a build with nothing to do must
-# return in a fraction of a second, without the loader, renderer or packager.
+# The loader, renderer and packager are imported only by a build with work to do (in the
+# functions below): a build with nothing to do must return in a fraction of a second.
+
+Found = tuple[dict[str, "bytes | str"], list[Problem]]  # record.fingerprint(): files, problems
 
 
 @dataclass(frozen=True)
 class Checked:
     """Every topic, validated, rendered and linted."""
 
-    topics: list  # collect.TopicResult, in build order
+    topics: list[TopicResult]  # in build order
     warnings: list[Problem]
     rendered_now: int  # cards rendered in this run (the rest came from the cache)
 
@@ -60,8 +65,8 @@ class Plan:
     """What a build would write, and how that differs from the previous build."""
 
     checked: Checked
-    sources: object  # collect.Sources
-    state: object  # state.State: the stamps this build ships
+    sources: Sources
+    state: State  # the stamps this build ships
     changes: Changes
     where: dict[str, Location]  # each card's place in the sources
 
@@ -89,7 +94,7 @@ def check(cards_dir: Path, out_dir: Path | None = None, progress=None) -> Checke
     With `out_dir`, files unchanged since the last build there are taken from its record
     and cache (which are only read); without, every card is rendered, notes in hand."""
     previous = record.load(out_dir) if out_dir else Record()
-    return _check(_sources(cards_dir, out_dir, _fingerprint(cards_dir)), previous, progress)
+    return _check(_sources(cards_dir, out_dir, _read_cards_folder(cards_dir)), previous, progress)
 
 
 def collect_all(cards_dir: Path):
@@ -97,7 +102,7 @@ def collect_all(cards_dir: Path):
     `check` sees before it decides (for tools and tests)."""
     from deckgen.collect import collect
 
-    return collect(_sources(cards_dir, None, _fingerprint(cards_dir)), Record(),
+    return collect(_sources(cards_dir, None, _read_cards_folder(cards_dir)), Record(),
                    everything=True)
 
 
@@ -118,7 +123,7 @@ def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
          progress=None) -> Plan:
     """Check, then stamp every note: what `build` would ship, and what changed."""
     previous = record.load(out_dir) if out_dir else Record()
-    return _plan(cards_dir, out_dir, _fingerprint(cards_dir), previous, now,
+    return _plan(cards_dir, out_dir, _read_cards_folder(cards_dir), previous, now,
                  accept_notetype_change, frozenset(restamp), progress)
 
 
@@ -176,7 +181,7 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
     """Write one package per topic plus the combined one, each only if its content changed;
     write nothing at all on any error, or with `dry_run`."""
     restamp = frozenset(restamp)
-    found, previous = _fingerprint(cards_dir), record.load(out_dir)
+    found, previous = _read_cards_folder(cards_dir), record.load(out_dir)
     if not restamp and (report := _repeat(cards_dir, out_dir, found, previous)) is not None:
         return report
     with _collector_paused():
@@ -187,7 +192,7 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
 def unchanged(cards_dir: Path, out_dir: Path, outputs: bool = True) -> BuildReport | None:
     """The last build's report, if no input, environment or (with `outputs`) package
     changed since: then `check` and `diff` have nothing to add, and `build` nothing to do."""
-    return _repeat(cards_dir, out_dir, _fingerprint(cards_dir), record.load(out_dir), outputs)
+    return _repeat(cards_dir, out_dir, _read_cards_folder(cards_dir), record.load(out_dir), outputs)
 
 
 def _repeat(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
@@ -236,11 +241,10 @@ def _work(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
     from deckgen import atomic
     from deckgen.collect import with_notes
 
-    atomic.sweep(out_dir, out_dir / CACHE_DIR, out_dir / CACHE_DIR / "cards", cards_dir)
     the_plan = _plan(cards_dir, out_dir, found, previous, now, accept_notetype_change,
                      restamp, progress)
     topics = the_plan.checked.topics
-    fingerprints = _fingerprints(topics, the_plan.state)
+    fingerprints = _fingerprints(topics, the_plan.state, the_plan.sources.env)
     stale = {t.record.id for t in topics
              if not _current(previous, out_dir, f"{t.record.id}.apkg", fingerprints)}
     combined_stale = not _current(previous, out_dir, f"{COMBINED}.apkg", fingerprints)
@@ -248,16 +252,20 @@ def _work(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
                and record.is_as_written(out_dir / name, previous.outputs[name])]
     rendered_now = the_plan.checked.rendered_now
     if not dry_run:
+        atomic.sweep(out_dir, out_dir / CACHE_DIR, out_dir / CACHE_DIR / "cards", cards_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         if stale or combined_stale:
             topics = [with_notes(the_plan.sources, t) if t.record.id in stale else t
                       for t in topics]
-            rendered_now += sum(len(t.record.notes) for t, before in  # shards unusable
+            # Topics whose cache shard could not give their notes were rendered again.
+            rendered_now += sum(len(t.record.notes) for t, before in
                                 zip(topics, the_plan.checked.topics) if t.shard is not before.shard)
-            _write_packages(the_plan, topics, stale, combined_stale, out_dir)
+        moves = (_write_packages(the_plan, topics, stale, combined_stale, out_dir)
+                 if stale or combined_stale else [])
+        _publish(moves, lambda: _save_cache_and_state(the_plan, topics, out_dir, cards_dir))
         for orphan in orphans:
             orphan.unlink(missing_ok=True)
-        _save(the_plan, topics, previous, fingerprints, out_dir, cards_dir)
+        _save_record(the_plan, topics, previous, fingerprints, out_dir, cards_dir)
     written = stale | ({COMBINED} if combined_stale else set())
     packages = [Package(out_dir / f"{t.record.id}.apkg", len(t.record.notes),
                         t.record.id in written) for t in topics]
@@ -274,14 +282,15 @@ def _current(previous: Record, out_dir: Path, name: str, fingerprints: dict[str,
             and record.is_as_written(out_dir / name, output))
 
 
-def _fingerprints(topics: list, state) -> dict[str, str]:
+def _fingerprints(topics: list, state, env: str) -> dict[str, str]:
     """A digest of what each package holds, by file name: when it changes, the package
     must be written again."""
     from deckgen.model import digest
 
     notetypes = sorted((k, s.digest, s.mtime) for k, s in state.notetypes.items())
     stamps = state.notes
-    prints = {f"{t.record.id}.apkg": digest([t.record.id, t.record.deck, notetypes, [
+    # The environment too: a new deckgen may write the same notes into a package otherwise.
+    prints = {f"{t.record.id}.apkg": digest([env, t.record.id, t.record.deck, notetypes, [
         (n.card_id, stamps[n.card_id].digest, stamps[n.card_id].mtime)
         for n in t.record.notes]]) for t in topics}
     prints[f"{COMBINED}.apkg"] = digest(list(prints.values()))  # in topic order
@@ -289,9 +298,8 @@ def _fingerprints(topics: list, state) -> dict[str, str]:
 
 
 def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: bool,
-                    out_dir: Path) -> None:
-    """Write the stale packages to temporary files, then move them all into place."""
-    from deckgen.model import Media
+                    out_dir: Path) -> list[tuple[Path, Path]]:
+    """Write the stale packages to temporary files: (temporary file, final path) each."""
     from deckgen.notetypes import note_types
     from deckgen.package import Deck, DeckContent, Part, write_combined, write_topic
 
@@ -304,15 +312,13 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: boo
     try:
         for result in (t for t in topics if t.record.id in stale):
             deck = Deck(result.record.id, result.record.deck)
+            content = DeckContent(deck, result.notes, _media(result.record, cards_dir))
             package, scratch[deck.topic_id] = write_topic(
-                out_dir / f"{deck.topic_id}.apkg", DeckContent(deck, result.notes), types,
-                type_mtimes, note_mtimes)
+                out_dir / f"{deck.topic_id}.apkg", content, types, type_mtimes, note_mtimes)
             moves.append((package, out_dir / f"{deck.topic_id}.apkg"))
         if combined:
             parts = [Part(Deck(t.record.id, t.record.deck), scratch.get(t.record.id),
-                          out_dir / f"{t.record.id}.apkg",
-                          tuple(Media(name, (cards_dir / rel).resolve(), rel)
-                                for n in t.record.notes for name, rel in n.media))
+                          out_dir / f"{t.record.id}.apkg", _media(t.record, cards_dir))
                      for t in topics]
             moves.append((write_combined(out_dir / f"{COMBINED}.apkg", parts, types,
                                          type_mtimes), out_dir / f"{COMBINED}.apkg"))
@@ -323,24 +329,52 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: boo
     finally:
         for database in scratch.values():
             database.unlink(missing_ok=True)
+    return moves
+
+
+def _publish(moves: list[tuple[Path, Path]], save_state) -> None:
+    """Save the state, then move the new packages into place: a state that cannot be
+    written (read-only folder, full disk) leaves every earlier output as it was, and no
+    package is ever published with stamps the state file does not hold."""
+    try:
+        save_state()
+    except BaseException:
+        for tmp, _ in moves:
+            tmp.unlink(missing_ok=True)
+        raise
     for tmp, final in moves:
         os.replace(tmp, final)
 
 
-def _save(the_plan: Plan, topics: list, previous: Record, fingerprints: dict[str, str],
-          out_dir: Path, cards_dir: Path) -> None:
-    """The cache, the state, then the record: each atomically, the record last, so that
-    whatever stops a build half-way, the next one trusts nothing it did not finish."""
-    from deckgen import cache
-    from deckgen.state import dump_state, save_state
+def _media(topic, cards_dir: Path) -> tuple:
+    """The images a topic's notes show, where they are now (the cards folder may have
+    been moved or renamed since they were rendered)."""
+    from deckgen.model import Media
 
-    sources = the_plan.sources
+    return tuple(Media(name, (cards_dir / rel).resolve(), rel)
+                 for note in topic.notes for name, rel in note.media)
+
+
+def _save_cache_and_state(the_plan: Plan, topics: list, out_dir: Path,
+                          cards_dir: Path) -> None:
+    from deckgen import cache
+    from deckgen.state import save_state
+
     cache_dir = out_dir / CACHE_DIR / "cards"
     for topic in topics:
         if topic.shard is not None:  # read in this build
-            cache.save_shard(cache_dir, topic.record.source, sources.env, topic.shard)
+            cache.save_shard(cache_dir, topic.record.source, the_plan.sources.env, topic.shard)
     cache.prune(cache_dir, [t.record.source for t in topics])
     save_state(cards_dir / STATE_FILE, the_plan.state)
+
+
+def _save_record(the_plan: Plan, topics: list, previous: Record, fingerprints: dict[str, str],
+                 out_dir: Path, cards_dir: Path) -> None:
+    """The record, last: whatever stops a build before it, the next one trusts nothing
+    this one did."""
+    from deckgen.state import dump_state
+
+    sources = the_plan.sources
     inputs = dict(sources.inputs)
     inputs[STATE_FILE] = record.sha(dump_state(the_plan.state).encode())
     shipped = {**previous.shipped,
@@ -361,7 +395,7 @@ def _shown(problem: Problem, cards_dir: Path) -> Problem:
     return replace(problem, path=str(cards_dir / problem.path))
 
 
-def _fingerprint(cards_dir: Path) -> Found:
+def _read_cards_folder(cards_dir: Path) -> Found:
     if not cards_dir.is_dir():
         raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
     return record.fingerprint(cards_dir)

@@ -3,8 +3,8 @@
 One shard a source file, holding its rendered cards by key. A key is a hash of
 everything a card's HTML depends on: its source text, its topic's label (the file's
 path in the cards folder) and tags, and the environment (deckgen's own files, the note
-type templates and CSS, and the installed Markdown, pymdown-extensions, Pygments and
-genanki). An upgrade or a
+type templates and CSS, and the installed Markdown, pymdown-extensions, Pygments,
+genanki and nh3). An upgrade or a
 template change gives every card a new key, so stale HTML is never served. A cached card
 also names the images it shows with their hashes, and is reused only while they match.
 
@@ -79,7 +79,9 @@ def load_shard(folder: Path, source: str, env: str) -> Shard:
             shard = pickle.load(f)
     except Exception:
         return {}
-    return shard if isinstance(shard, dict) else {}
+    if not isinstance(shard, dict) or not all(isinstance(r, Rendered) for r in shard.values()):
+        return {}
+    return shard
 
 
 def save_shard(folder: Path, source: str, env: str, shard: Shard) -> None:

@@ -49,7 +49,6 @@ class Bank:
     topics: list[TopicResult]
     problems: list[Problem]  # sorted; errors and warnings
     rendered_now: int  # cards rendered in this run, not taken from the cache
-    shards: dict[str, Shard]  # the cache of each file read in this build, to save
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,7 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
     if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
         problems += bank_problems(sources.cards_dir, sources.inputs,
                                   [t.record for t in topics])
-    shards = {t.record.source: t.shard for t in rendered.values() if t.shard is not None}
-    return Bank(topics, sorted(problems), count, shards)
+    return Bank(topics, sorted(problems), count)
 
 
 def _unchanged(kept: TopicRecord, sources: Sources, previous: Record) -> bool:

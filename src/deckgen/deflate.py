@@ -24,7 +24,7 @@ CHUNK = 1 << 20  # fewer, larger calls into the compressor
 
 def add_file(zf: zipfile.ZipFile, path: Path, name: str) -> bool:
     """Add `path` to `zf` as `name`, deflated; return whether ISA-L did it."""
-    info = zipfile.ZipInfo.from_file(path, name)
+    info = zipfile.ZipInfo.from_file(path, name, strict_timestamps=False)  # 1970 is fine
     info.compress_type = zipfile.ZIP_DEFLATED
     with open(path, "rb") as source, zf.open(info, "w") as entry:
         swapped = _swap_compressor(entry)

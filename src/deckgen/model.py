@@ -58,7 +58,7 @@ class Topic(Compact):
     id: str
     deck: str
     source: Path  # the YAML file
-    label: str  # the file as named in notes: "cards/basics.yaml"
+    label: str  # the file as named in notes: its path in the cards folder, "basics.yaml"
     cards: tuple[Card, ...]
     tags: tuple[str, ...] = ()
 

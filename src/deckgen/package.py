@@ -38,10 +38,7 @@ class Deck:
 class DeckContent:
     deck: Deck
     notes: tuple[Note, ...]
-
-    @property
-    def media(self) -> list[Media]:
-        return _unique(m for note in self.notes for m in note.media)
+    media: tuple[Media, ...] = ()  # the images its notes show, at their current paths
 
 
 @dataclass(frozen=True)
@@ -71,8 +68,6 @@ class _StampedModel(genanki.Model):
         return super().to_json(self.mtime, deck_id)
 
 
-
-
 def write_topic(path: Path, content: DeckContent, notetypes: dict[str, NoteType],
                 notetype_mtimes: dict[str, int], note_mtimes: dict[str, int],
                 ) -> tuple[Path, Path]:
@@ -86,7 +81,7 @@ def write_topic(path: Path, content: DeckContent, notetypes: dict[str, NoteType]
         with _open(database) as conn:
             _add_decks(conn, [content.deck], models)
             _add_notes(conn, content, models, note_mtimes, itertools.count(_now_ms()))
-        return _zip(path, database, content.media), database
+        return _zip(path, database, _unique(content.media)), database
     except BaseException:
         database.unlink(missing_ok=True)
         raise

@@ -43,7 +43,6 @@ class MarkdownRenderer:
 
     def __init__(self, cards_dir: Path):
         self.cards_root = cards_dir.resolve()
-        self.media: dict[str, Media] = {}
         self.problems: list[Problem] = []
         self._text: Text | None = None
         self._base: Path = self.cards_root
@@ -104,7 +103,7 @@ class MarkdownRenderer:
         digest = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
         name = f"{path.stem.lstrip('_') or 'image'}-{digest}{path.suffix.lower()}"
         source = path.relative_to(self.cards_root).as_posix()
-        return self.media.setdefault(name, Media(name, path, source))
+        return Media(name, path, source)
 
     def _problem(self, needle: str, message: str) -> None:
         assert self._text is not None

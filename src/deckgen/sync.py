@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from deckgen.state import State
 
+
 @dataclass(frozen=True)
 class Move:
     card_id: str
@@ -170,6 +171,7 @@ def _backup(col: Collection, folder: Path) -> Path:
     """A backup with Anki's own mechanism, in the profile's backup folder, so that Anki's
     Switch Profile > Open Backup offers it. Anki's rotation of old backups applies."""
     folder.mkdir(exist_ok=True)
+
     def backups() -> dict[Path, int]:
         return {path: path.stat().st_mtime_ns for path in folder.glob("*.colpkg")}
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from deckgen.cli import rebuilder
-from deckgen.watch import is_editor_temp, is_source, watch
+from deckgen.watch import is_authors_file, is_editor_temp, watch
 
 EDITOR_TEMP = ["sedB4EAs3", "sed0aZ9xy",  # sed -i
                ".t.yaml.swp", "t.yaml.swx", "t.yaml.swo", "4913", "t.yaml~",  # vim
@@ -23,17 +23,17 @@ AUTHORS = ["t.yaml", "t.yml", "figure.png", "img.SVG", "sediment.yaml", "sed.yam
 @pytest.mark.parametrize("name", EDITOR_TEMP)
 def test_editor_temporary_and_swap_files_are_ignored(name):
     assert is_editor_temp(name)
-    assert not is_source(None, f"/bank/cards/sub/{name}")
+    assert not is_authors_file(None, f"/bank/cards/sub/{name}")
 
 
 @pytest.mark.parametrize("name", AUTHORS)
 def test_the_authors_files_are_watched(name):
     assert not is_editor_temp(name)
-    assert is_source(None, f"/bank/cards/sub/{name}")
+    assert is_authors_file(None, f"/bank/cards/sub/{name}")
 
 
 def test_the_state_file_each_build_writes_is_ignored():
-    assert not is_source(None, "/bank/cards/deckgen-state.json")
+    assert not is_authors_file(None, "/bank/cards/deckgen-state.json")
 
 
 def wait_until(condition, seconds: float = 20) -> bool:

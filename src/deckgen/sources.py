@@ -65,4 +65,5 @@ def _unreadable(path: Path) -> Problem:
 
 
 def is_source(path: str) -> bool:
+    """Whether a file under the cards folder is a topic file."""
     return path.endswith(SUFFIXES)

@@ -24,7 +24,7 @@ def is_editor_temp(name: str) -> bool:
     return name.startswith(".") or EDITOR_TEMP.fullmatch(name) is not None
 
 
-def is_source(change: object, path: str) -> bool:
+def is_authors_file(change: object, path: str) -> bool:
     """Only the author's files: not the state file each build writes, nor temp files."""
     name = Path(path).name
     return name != STATE_FILE and not is_editor_temp(name)
@@ -36,7 +36,7 @@ def watch(cards_dir: Path, rebuild: Callable[[], None], report: Callable[[str], 
     from watchfiles import watch as watch_changes
 
     rebuild()
-    for changes in watch_changes(cards_dir, watch_filter=is_source, stop_event=stop_event):
+    for changes in watch_changes(cards_dir, watch_filter=is_authors_file, stop_event=stop_event):
         for _, path in sorted(changes, key=lambda c: c[1]):
             report(f"changed: {Path(path).relative_to(cards_dir.resolve())}")
         rebuild()

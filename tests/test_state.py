@@ -8,8 +8,8 @@ from deckgen.state import (
     TypeStamp,
     dump_state,
     load_state,
-    restamp,
     save_state,
+    with_mtimes,
 )
 
 
@@ -19,14 +19,14 @@ def stamp(digest: str, mtime: int = 0) -> NoteStamp:
 
 def test_unchanged_keeps_mtime_changed_moves_new_gets_now():
     previous = {"same": stamp("d1", 100), "edited": stamp("d2", 100)}
-    stamps = restamp(previous, {"same": stamp("d1"), "edited": stamp("d2x"), "new": stamp("d3")},
-                     now=500)
+    current = {"same": stamp("d1"), "edited": stamp("d2x"), "new": stamp("d3")}
+    stamps = with_mtimes(previous, current, now=500)
     assert stamps == {"same": stamp("d1", 100), "edited": stamp("d2x", 500),
                       "new": stamp("d3", 500)}
 
 
 def test_change_within_the_same_second_is_still_strictly_newer():
-    stamps = restamp({"card": stamp("old", 500)}, {"card": stamp("new")}, now=500)
+    stamps = with_mtimes({"card": stamp("old", 500)}, {"card": stamp("new")}, now=500)
     assert stamps["card"].mtime == 501
 
 

@@ -146,8 +146,7 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
            now: int | None, accept_notetype_change: bool, restamp: frozenset[str]) -> Plan:
     from deckgen.changes import compare
     from deckgen.notetypes import note_types
-    from deckgen.state import NoteStamp, State, TypeStamp, never_back
-    from deckgen.state import restamp as stamp
+    from deckgen.state import NoteStamp, State, TypeStamp, never_back, with_mtimes
 
     types = note_types()
     if not accept_notetype_change:
@@ -160,8 +159,8 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
                for t in checked.topics for n in t.record.notes}
     shipped = previous.shipped
     state = State(
-        notes=never_back(stamp(old_state.notes, current, now), shipped, now, restamp),
-        notetypes=stamp(old_state.notetypes,
+        notes=never_back(with_mtimes(old_state.notes, current, now), shipped, now, restamp),
+        notetypes=with_mtimes(old_state.notetypes,
                         {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
     changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics])

@@ -46,7 +46,8 @@ Stamp = TypeVar("Stamp", NoteStamp, TypeStamp)
 Shipped = dict[str, tuple[int, str]]  # card id -> (mtime, digest) of the newest package built
 
 
-def restamp(previous: dict[str, Stamp], current: dict[str, Stamp], now: int) -> dict[str, Stamp]:
+def with_mtimes(previous: dict[str, Stamp], current: dict[str, Stamp],
+                now: int) -> dict[str, Stamp]:
     """Give `current` stamps (mtime not yet set) their mtimes: unchanged keys keep theirs,
     changed or new ones get `now`, or one second past the old mtime if that is later."""
     stamps = {}

@@ -58,3 +58,18 @@ def test_images_become_uniquely_named_media(tmp_path):
     names = [m.name for m in used]
     assert len(set(names)) == 2 and all(n.startswith("figure-") for n in names)
     assert f'src="{names[0]}"' in html and f'src="{names[1]}"' in html
+
+
+def test_a_long_lived_renderer_keeps_no_problems_between_cards(tmp_path):
+    # `watch` renders with one renderer for as long as it runs: nothing may pile up in it.
+    from deckgen.model import Card, Topic
+    from deckgen.render import render_checked
+
+    renderer = MarkdownRenderer(tmp_path)
+    topic = Topic("t", "D", tmp_path / "t.yaml", "t.yaml", ())
+    card = Card("a", Location("t.yaml", 3), front=Text("q", Location("t.yaml", 4)),
+                back=Text("![x](missing.png)", Location("t.yaml", 5)))
+    for _ in range(3):
+        _, problems = render_checked(card, topic, renderer)
+        assert [p.message for p in problems] == ["image 'missing.png' not found"]
+    assert renderer.problems == []

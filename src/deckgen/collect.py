@@ -138,9 +138,9 @@ def _render_topics(sources: Sources, topics: list[Topic], progress: Progress,
     results, problems = {}, []
     for topic in topics:
         cards = [(card, key, ready[key]) for card, key in zip(topic.cards, keys[topic.source])]
-        for card, _, rendered in cards:
-            problems += rendered.problems_at(card)
-        results[topic.source] = _result(sources, topic, cards)
+        found = [p for card, _, rendered in cards for p in rendered.problems_at(card)]
+        results[topic.source] = _result(sources, topic, cards, found)
+        problems += found
     return results, problems, len(todo)
 
 
@@ -155,9 +155,8 @@ def _rel(sources: Sources, topic: Topic) -> str:
 
 
 def _result(sources: Sources, topic: Topic, cards: list[tuple[Card, str, Rendered]],
-            ) -> TopicResult:
+            problems: list[Problem]) -> TopicResult:
     rel = _rel(sources, topic)
-    problems = [p for card, _, r in cards for p in r.problems_at(card)]
     outline = TopicRecord(
         rel, record.sha(sources.files[rel]), topic.id, topic.deck,  # type: ignore[arg-type]
         tuple(NoteInfo.of(card, key, r.note) for card, key, r in cards),

@@ -114,10 +114,13 @@ class MarkdownRenderer:
 
 def render_checked(card: Card, topic: Topic, renderer: MarkdownRenderer,
                    ) -> tuple[Note, list[Problem]]:
-    """The note, and the problems rendering found in this card."""
+    """The note, and the problems rendering found in this card (taken from the renderer,
+    which lives as long as its process: in `watch`, for many builds)."""
     before = len(renderer.problems)
     note = render_card(card, topic, renderer)
-    return note, renderer.problems[before:]
+    found = renderer.problems[before:]
+    del renderer.problems[before:]
+    return note, found
 
 
 def render_card(card: Card, topic: Topic, renderer: MarkdownRenderer) -> Note:

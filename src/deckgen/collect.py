@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -73,25 +73,26 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
     old = previous.topic_records() if previous.environment == sources.env else {}
     results: list[TopicResult | Topic] = []
     problems: list[Problem] = list(sources.unreadable)  # never a topic silently gone
-    for rel in sorted(r for r in sources.files if is_source(r)):
-        kept = None if everything else old.get(rel)
-        if kept is not None and _unchanged(kept, sources, previous):
-            results.append(TopicResult(kept))
-            problems += [replace(p, path=sources.shown(p.path)) for p in kept.warnings]
-            continue
-        topic, found = _parse(sources, rel)
-        problems += found
-        if topic is not None:
-            results.append(topic)
-    problems += cross_file_problems([_outline(r, sources) for r in results])
-    parsed = [r for r in results if isinstance(r, Topic)]
-    rendered, found, count = _render_topics(sources, parsed, progress)
+    with _Rendering(sources) as rendering:
+        for rel in sorted(r for r in sources.files if is_source(r)):
+            kept = None if everything else old.get(rel)
+            if kept is not None and _unchanged(kept, sources, previous):
+                results.append(TopicResult(kept))
+                problems += [replace(p, path=sources.shown(p.path)) for p in kept.warnings]
+                continue
+            topic, found = _parse(sources, rel)
+            problems += found
+            if topic is not None:
+                results.append(topic)
+                rendering.add(topic)  # workers render it while the next file is parsed
+        problems += cross_file_problems([_outline(r, sources) for r in results])
+        rendered, found = rendering.finish(progress)
     problems += found
     topics = [r if isinstance(r, TopicResult) else rendered[r.source] for r in results]
     if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
         problems += bank_problems(sources.cards_dir, sources.inputs,
                                   [t.record for t in topics])
-    return Bank(topics, sorted(problems), count)
+    return Bank(topics, sorted(problems), rendering.count)
 
 
 def _unchanged(kept: TopicRecord, sources: Sources, previous: Record) -> bool:
@@ -117,31 +118,75 @@ def _outline(result: TopicResult | Topic, sources: Sources) -> tuple:
             [(n.card_id, n.line, n.tags) for n in rec.notes])
 
 
-def _render_topics(sources: Sources, topics: list[Topic], progress: Progress,
-                   ) -> tuple[dict[Path, TopicResult], list[Problem], int]:
-    """Render the cards of `topics` that their file's cache does not hold: their results
-    by source path, the problems found in their cards, how many cards were rendered."""
-    keys = {t.source: [card_key(c, t, sources.env) for c in t.cards] for t in topics}
-    ready: dict[str, Rendered] = {}
-    todo = []
-    for topic in topics:
-        old = _old_shard(sources, topic)
+class _Rendering:
+    """Renders the cards of the topics it is given that their file's cache does not hold:
+    in this process, or, once there are PARALLEL_FROM cards to render, in worker
+    processes that start on them while the build goes on parsing."""
+
+    def __init__(self, sources: Sources):
+        self.sources = sources
+        self.topics: list[tuple[Topic, list[str]]] = []  # each with its cards' cache keys
+        self.ready: dict[str, Rendered] = {}  # by cache key
+        self.todo: list[tuple[Card, Topic, str]] = []  # not yet handed to a worker
+        self.count = 0  # cards rendered in this run, not taken from the cache
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: list[Future] = []
+
+    def __enter__(self) -> _Rendering:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def add(self, topic: Topic) -> None:
+        keys = [card_key(c, topic, self.sources.env) for c in topic.cards]
+        self.topics.append((topic, keys))
+        old = _old_shard(self.sources, topic)
         alone = replace(topic, cards=())  # all a worker needs of the topic
-        for card, key in zip(topic.cards, keys[topic.source]):
-            if key in old and old[key].images_match(sources.inputs):
-                ready[key] = old[key]
+        for card, key in zip(topic.cards, keys):
+            if key in old and old[key].images_match(self.sources.inputs):
+                self.ready[key] = old[key]
             else:
-                todo.append((card, alone, key))
-    with progress(len(todo)) as advance:
-        for key, rendered in _render_all(sources.cards_dir, todo, advance):
-            ready[key] = rendered.with_images(sources.inputs)
-    results, problems = {}, []
-    for topic in topics:
-        cards = [(card, key, ready[key]) for card, key in zip(topic.cards, keys[topic.source])]
-        found = [p for card, _, rendered in cards for p in rendered.problems_at(card)]
-        results[topic.source] = _result(sources, topic, cards, found)
-        problems += found
-    return results, problems, len(todo)
+                self.todo.append((card, alone, key))
+                self.count += 1
+        if self.pool is None and self.count >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+            self.pool = _start_workers()
+        if self.pool is not None:
+            while len(self.todo) >= CHUNK:
+                self._hand_over(self.todo[:CHUNK])
+                del self.todo[:CHUNK]
+
+    def _hand_over(self, chunk: list) -> None:
+        assert self.pool is not None
+        self.pending.append(self.pool.submit(render_chunk, self.sources.cards_dir, chunk))
+
+    def finish(self, progress: Progress) -> tuple[dict[Path, TopicResult], list[Problem]]:
+        """Each topic's result by source path, and the problems found in its cards."""
+        with progress(self.count) as advance:
+            for done in self._rendered():
+                advance(len(done))
+                for key, rendered in done:
+                    self.ready[key] = rendered.with_images(self.sources.inputs)
+        results, problems = {}, []
+        for topic, keys in self.topics:
+            cards = [(card, key, self.ready[key]) for card, key in zip(topic.cards, keys)]
+            found = [p for card, _, rendered in cards for p in rendered.problems_at(card)]
+            results[topic.source] = _result(self.sources, topic, cards, found)
+            problems += found
+        return results, problems
+
+    def _rendered(self) -> Iterator[list[tuple[str, Rendered]]]:
+        if self.pool is None:
+            while self.todo:
+                yield render_chunk(self.sources.cards_dir, self.todo[:CHUNK])
+                del self.todo[:CHUNK]
+            return
+        if self.todo:
+            self._hand_over(self.todo)
+            self.todo = []
+        for future in self.pending:
+            yield future.result()
 
 
 def _old_shard(sources: Sources, topic: Topic) -> Shard:
@@ -177,25 +222,15 @@ def with_notes(sources: Sources, result: TopicResult) -> TopicResult:
             return replace(result, notes=tuple(shard[n.key].note for n in rec.notes))
     topic, _ = _parse(sources, rec.source)
     assert topic is not None  # it parsed in the build that recorded it, bytes the same
-    rendered, _, _ = _render_topics(sources, [topic], quietly)
+    with _Rendering(sources) as rendering:
+        rendering.add(topic)
+        rendered, _ = rendering.finish(quietly)
     return rendered[topic.source]
 
 
-def _render_all(cards_dir: Path, jobs: list[tuple[Card, Topic, str]], advance: Advance,
-                ) -> Iterator[tuple[str, Rendered]]:
-    chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-    workers = min(os.cpu_count() or 1, len(chunks))
-    if len(jobs) < PARALLEL_FROM or workers < 2:
-        for chunk in chunks:
-            done = render_chunk(cards_dir, chunk)
-            advance(len(done))
-            yield from done
-        return
-    with ProcessPoolExecutor(workers, initializer=_worker_started,
-                             initargs=(os.getpid(),)) as pool:
-        for done in pool.map(render_chunk, [cards_dir] * len(chunks), chunks):
-            advance(len(done))
-            yield from done
+def _start_workers() -> ProcessPoolExecutor:
+    workers = os.cpu_count() or 1
+    return ProcessPoolExecutor(workers, initializer=_worker_started, initargs=(os.getpid(),))
 
 
 def _worker_started(parent: int) -> None:

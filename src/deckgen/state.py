@@ -90,10 +90,11 @@ def load_state(path: Path, raw: bytes | None = None) -> State:
     """The saved state (`raw`, its bytes, if already read), or an empty one (everything
     counts as changed)."""
     try:
-        data = json.loads(path.read_bytes() if raw is None else raw)
+        raw = path.read_bytes() if raw is None else raw
+        data = json.loads(raw)
         if data.get("version") != VERSION:
             return State()  # written by another deckgen: start afresh
-        _check(path, data)
+        _check(path, data, raw)
         return State({k: NoteStamp(*v) for k, v in data["notes"].items()},
                      {k: TypeStamp(*v) for k, v in data["notetypes"].items()})
     except FileNotFoundError:
@@ -104,21 +105,20 @@ def load_state(path: Path, raw: bytes | None = None) -> State:
                                     " fix it, or delete it to treat every card as changed")]) from e
 
 
-def _check(path: Path, data: dict) -> None:
+def _check(path: Path, data: dict, raw: bytes) -> None:
     """Values of the wrong type or range, each at its line (dump_state writes one a line)."""
     from deckgen.state_check import stamp_problem
 
-    lines = path.read_text(encoding="utf-8").splitlines()
-    problems = []
-    for section, size in (("notetypes", 3), ("notes", 4)):
-        for key, stamp in data[section].items():
-            if message := stamp_problem(key, stamp, size):
-                line = next((n for n, text in enumerate(lines, 1) if f'"{key}"' in text), 1)
-                problems.append(Problem(str(path), line, f"cannot read the build state:"
-                                        f" {message}; fix it, or delete the file to treat"
-                                        " every card as changed"))
-    if problems:
-        raise SourceErrors(problems)
+    wrong = [(key, message) for section, size in (("notetypes", 3), ("notes", 4))
+             for key, stamp in data[section].items()
+             if (message := stamp_problem(key, stamp, size))]
+    if not wrong:
+        return
+    lines = raw.decode("utf-8").splitlines()
+    raise SourceErrors([Problem(
+        str(path), next((n for n, text in enumerate(lines, 1) if f'"{key}"' in text), 1),
+        f"cannot read the build state: {message}; fix it, or delete the file to treat every"
+        " card as changed") for key, message in wrong])
 
 
 def dump_state(state: State) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html as html_lib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import markdown
@@ -14,7 +15,7 @@ from pymdownx.arithmatex import ArithmatexExtension
 from pymdownx.highlight import HighlightExtension
 from pymdownx.superfences import SuperFencesCodeExtension
 
-from deckgen import cloze, deadline, ids
+from deckgen import cloze, deadline, ids, quick_markdown
 from deckgen.errors import Problem
 from deckgen.markdown_ext import DeckgenExtension
 from deckgen.model import Card, Media, Note, Text, Topic
@@ -38,6 +39,12 @@ def _extensions() -> list[markdown.Extension]:
     ]
 
 
+def converter(resolve_image: Callable[[str], str | None]) -> markdown.Markdown:
+    """The Markdown converter every field goes through (or quick_markdown, which gives
+    the same HTML); `resolve_image` turns an image's src into its packaged name."""
+    return markdown.Markdown(extensions=[*_extensions(), DeckgenExtension(resolve_image)])
+
+
 class MarkdownRenderer:
     """One converter reused for every field; collects media and problems as it goes."""
 
@@ -47,8 +54,7 @@ class MarkdownRenderer:
         self._text: Text | None = None
         self._base: Path = self.cards_root
         self._used: list[Media] = []
-        self._md = markdown.Markdown(
-            extensions=[*_extensions(), DeckgenExtension(self._resolve_image)])
+        self._md = converter(self._resolve_image)
 
     def html(self, text: Text, base: Path) -> tuple[str, list[Media], tuple[str, ...]]:
         """Render one field; `base` is the folder its relative image paths start from.
@@ -56,8 +62,11 @@ class MarkdownRenderer:
         removed."""
         self._text, self._base, self._used = text, base, []
         try:
-            with deadline.deadline():
-                rendered = self._md.reset().convert(text.source)
+            # Most fields are simple enough to render without the converter, identically.
+            rendered = quick_markdown.render(text.source)
+            if rendered is None:
+                with deadline.deadline():
+                    rendered = self._md.reset().convert(text.source)
         except RecursionError:  # lists, quotes or emphasis nested hundreds deep
             self._problem("", "text is nested too deeply (lists, quotes or emphasis); flatten it")
             return "", [], ()

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from deckgen import cloze, quick_markdown, render
 from deckgen.loader import read_topic
+from deckgen.markdown_ext import converter
 from deckgen.model import Location, Text
-from deckgen.render import MarkdownRenderer, converter
+from deckgen.render import MarkdownRenderer
 from deckgen.sanitize import sanitize
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
@@ -52,6 +53,7 @@ MATH = st.lists(st.sampled_from(
      "~", "\\{", "y_t", "\\alpha", "\\\\", "{{c1::k}}", "#", "!"]), min_size=1,
     max_size=4).map("".join).map(str.strip).filter(lambda s: s and not s.endswith("\\")).map(
     lambda s: f"${s}$")
+DISPLAY = MATH.map(lambda s: f"${s}$")  # $$...$$ alone in its block
 ATOM = TIGHT | CODE | MATH
 INNER = st.lists(ATOM, min_size=1, max_size=3).map(" ".join)
 EMPHASIS = st.tuples(st.sampled_from(["*", "**"]), INNER).map(lambda t: t[0] + t[1] + t[0])
@@ -63,8 +65,8 @@ LINE = st.tuples(st.sampled_from(["a", "Z", "的", "（", "“", "'", "**b** ", 
     lambda line: re.search(r"[^\W_]", line))  # a letter or digit: never a rule or table row
 PARAGRAPH = st.tuples(LINE, st.lists(st.tuples(st.booleans(), LINE), max_size=2)).map(
     lambda t: "\n".join([t[0], *(("- " if item else "") + line for item, line in t[1])]))
-LIST = st.lists(LINE, min_size=1, max_size=4).map(lambda items: "\n".join(
-    f"- {item}" for item in items))
+LIST = st.lists(st.tuples(st.sampled_from([" ", "  ", "    "]), LINE), min_size=1,
+                max_size=4).map(lambda items: "\n".join(f"-{space}{item}" for space, item in items))
 
 
 @st.composite
@@ -72,7 +74,7 @@ def documents(draw) -> str:
     blocks: list[str] = []
     for _ in range(draw(st.integers(1, 4))):
         after_list = bool(blocks) and blocks[-1].startswith("- ")
-        blocks.append(draw(PARAGRAPH if after_list else PARAGRAPH | LIST))
+        blocks.append(draw(PARAGRAPH | DISPLAY if after_list else PARAGRAPH | LIST | DISPLAY))
     text = "".join(block + draw(st.sampled_from(["\n\n", "\n\n\n"])) for block in blocks)
     text = draw(st.sampled_from(["", "\n"])) + text[:-draw(st.integers(1, 2))]
     return text.replace("\n", "\r\n") if draw(st.booleans()) else text
@@ -148,6 +150,8 @@ def test_one_edit_from_each_shape_is_declined_or_identical():
     (" \n", ""),
     ("一行\n两行\r\n\r\n另一段\n", "<p>一行\n两行</p>\n<p>另一段</p>"),
     ("要点：\n- 甲\n- *乙*", "<p>要点：\n- 甲\n- <em>乙</em></p>"),  # a list can't interrupt
+    ("-  甲\n-   *乙*", "<ul>\n<li>甲</li>\n<li><em>乙</em></li>\n</ul>"),  # spaces after "-"
+    ("甲\n\n$$x_{<t} & y$$", '<p>甲</p>\n<div class="arithmatex">\\[x_{&lt;t} &amp; y\\]</div>'),
     ("- 甲 `x<y`\n- 乙\n\n结论", "<ul>\n<li>甲 <code>x&lt;y</code></li>\n<li>乙</li>\n</ul>\n"
                               "<p>结论</p>"),
     ("损失 $-\\sum_t\\log P(x_t\\mid x_{<t})$ 最小",
@@ -165,7 +169,8 @@ def test_pinned_examples(source, html):
     "- 甲\n\n- 乙",  # one loose list, items in <p>s
     "- 甲\n乙",  # a lazy continuation line
     "1. 甲", "# 标题", "> 引用", "    代码", "a  \nb", "a\n---", "a\n===", "|a|b|\n|-|-|",
-    "$$x$$", "$ x$", "$x\\$", "`a``b`", "**a*", "*a**b*", "** a**", "a \\* b", "[a](b)",
+    "a $$x$$", "$$x$$ a", "$ x$", "$x\\$", "`a``b`", "**a*", "*a**b*", "** a**", "a \\* b",
+    "[a](b)",
     "a <b>c</b>", "x_y_", "a _b_ c", "&amp;", "&#12 a", "`&#12 a`", "`<!-- a --!>`", "a\tb",
     "a\u3000b", "~~~\nx\n~~~", "- - a", "- 1. a", "a\n\n+ b",
 ])

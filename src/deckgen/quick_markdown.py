@@ -56,6 +56,8 @@ _EMPHASIS = rf"(?:\*\*(?! ){_INNER}(?<! )\*\*|\*(?! ){_INNER}(?<! )\*)(?!\*)"
 # space (a hard break).
 _LINE = re.compile(rf"(?![-+#>=~|\s]|\d+[.)](?: |$))(?=.*?[^\W_])"
                    rf"(?:{_TEXT}|{_CODE}|{_MATH}|{_EMPHASIS})++(?<! )")
+# A display formula alone in its block, arithmatex's block form: kept verbatim.
+_DISPLAY = re.compile(r"\$\$(" + _RAW.format(extra="$") + r")(?<!\\)\$\$")
 _BLANK_LINES = re.compile(r"\n\n+")
 _SPAN = re.compile(r"`([^`]+)`|\$([^$]+)\$|(\*\*?)")
 
@@ -75,10 +77,12 @@ def render(source: str) -> str | None:
             # Two lists in a row would be one loose list, its items in <p>s.
             if after_list or not _is_list(lines):
                 return None
-            items = "</li>\n<li>".join(_inline(line[2:]) for line in lines)
+            items = "</li>\n<li>".join(_inline(_item(line)) for line in lines)
             blocks.append(f"<ul>\n<li>{items}</li>\n</ul>")
         elif _is_paragraph(lines):
             blocks.append(f"<p>{_inline(block)}</p>")
+        elif display := _DISPLAY.fullmatch(block):
+            blocks.append(f'<div class="arithmatex">\\[{_escaped(display[1])}\\]</div>')
         else:
             return None
         after_list = block.startswith("- ")
@@ -87,7 +91,13 @@ def render(source: str) -> str | None:
 
 def _is_list(lines: list[str]) -> bool:
     """A tight list of one-line items (a line without "- " would continue an item)."""
-    return all(line.startswith("- ") and _LINE.fullmatch(line, 2) for line in lines)
+    return all(line.startswith("- ") and _LINE.fullmatch(_item(line)) for line in lines)
+
+
+def _item(line: str) -> str:
+    """A list item's text: the converter takes every space after the marker as part of
+    it ("-   a" is the item "a")."""
+    return line[1:].lstrip(" ")
 
 
 def _is_paragraph(lines: list[str]) -> bool:
@@ -100,14 +110,20 @@ def _is_paragraph(lines: list[str]) -> bool:
 
 def _inline(text: str) -> str:
     """The HTML of accepted inline text: only escaping and spans are left to do."""
+    text = _escaped(text)
+    if "`" in text or "$" in text or "*" in text:
+        text = _SPAN.sub(_Spans().replace, text)
+    return text
+
+
+def _escaped(text: str) -> str:
+    """As the converter's serializer escapes text."""
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
         text = text.replace("<", "&lt;")
     if ">" in text:
         text = text.replace(">", "&gt;")
-    if "`" in text or "$" in text or "*" in text:
-        text = _SPAN.sub(_Spans().replace, text)
     return text
 
 

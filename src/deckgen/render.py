@@ -5,44 +5,16 @@ from __future__ import annotations
 import hashlib
 import html as html_lib
 import re
-from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
-
-import markdown
-from markdown.extensions.sane_lists import SaneListExtension
-from markdown.extensions.tables import TableExtension
-from pymdownx.arithmatex import ArithmatexExtension
-from pymdownx.highlight import HighlightExtension
-from pymdownx.superfences import SuperFencesCodeExtension
 
 from deckgen import cloze, deadline, ids, quick_markdown
 from deckgen.errors import Problem
-from deckgen.markdown_ext import DeckgenExtension
 from deckgen.model import Card, Media, Note, Text, Topic
 from deckgen.sanitize import sanitize
 
 # A URL with a scheme (http:, file:, data:...) or a host (//example.com): not a file here.
 REMOTE = re.compile(r"[a-z][a-z0-9+.-]*:|//", re.I)
-
-
-def _extensions() -> list[markdown.Extension]:
-    # Instances, not names: names make Markdown scan every installed package's entry points.
-    return [
-        # align="left", not style="text-align: left": no style attribute ships.
-        TableExtension(use_align_attribute=True),
-        SaneListExtension(),
-        # generic: math goes out as \(..\) and \[..\], the delimiters Anki's MathJax reads.
-        ArithmatexExtension(generic=True),
-        SuperFencesCodeExtension(),
-        # Pygments classes, coloured by the note type's CSS for day and night mode.
-        HighlightExtension(css_class="highlight", guess_lang=False),
-    ]
-
-
-def converter(resolve_image: Callable[[str], str | None]) -> markdown.Markdown:
-    """The Markdown converter every field goes through (or quick_markdown, which gives
-    the same HTML); `resolve_image` turns an image's src into its packaged name."""
-    return markdown.Markdown(extensions=[*_extensions(), DeckgenExtension(resolve_image)])
 
 
 class MarkdownRenderer:
@@ -54,7 +26,15 @@ class MarkdownRenderer:
         self._text: Text | None = None
         self._base: Path = self.cards_root
         self._used: list[Media] = []
-        self._md = converter(self._resolve_image)
+
+    @cached_property
+    def _md(self):
+        # Imported when a field first needs it: Python-Markdown, pymdown-extensions and
+        # Pygments take longer to import than the rest of a one-card rebuild's rendering,
+        # and fields that quick_markdown renders need none of them.
+        from deckgen.markdown_ext import converter
+
+        return converter(self._resolve_image)
 
     def html(self, text: Text, base: Path) -> tuple[str, list[Media], tuple[str, ...]]:
         """Render one field; `base` is the folder its relative image paths start from.

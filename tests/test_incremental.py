@@ -235,8 +235,10 @@ def test_parallel_render_matches_serial_and_dies_with_the_build(tmp_path, monkey
     assert package_contents(tmp_path / "parallel", tmp_path) == package_contents(
         tmp_path / "serial", tmp_path)
 
-    (cards / STATE_FILE).unlink()
-    process = subprocess.Popen([sys.executable, "-m", "deckgen", "build", "--cards", cards,
+    # Large enough that the build is still rendering when it is killed: most of these
+    # cards take the quick Markdown path, so 450 of them render in a blink.
+    big = write_bank(tmp_path / "big", 4_000)
+    process = subprocess.Popen([sys.executable, "-m", "deckgen", "build", "--cards", big,
                                 "--out", tmp_path / "killed"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     workers = _wait_for_children(process.pid)

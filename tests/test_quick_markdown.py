@@ -150,6 +150,7 @@ def test_one_edit_from_each_shape_is_declined_or_identical():
     (" \n", ""),
     ("一行\n两行\r\n\r\n另一段\n", "<p>一行\n两行</p>\n<p>另一段</p>"),
     ("要点：\n- 甲\n- *乙*", "<p>要点：\n- 甲\n- <em>乙</em></p>"),  # a list can't interrupt
+    ("$$\\text{\"if\"}$$", '<div class="arithmatex">\\[\\text{&quot;if&quot;}\\]</div>'),
     ("-  甲\n-   *乙*", "<ul>\n<li>甲</li>\n<li><em>乙</em></li>\n</ul>"),  # spaces after "-"
     ("甲\n\n$$x_{<t} & y$$", '<p>甲</p>\n<div class="arithmatex">\\[x_{&lt;t} &amp; y\\]</div>'),
     ("- 甲 `x<y`\n- 乙\n\n结论", "<ul>\n<li>甲 <code>x&lt;y</code></li>\n<li>乙</li>\n</ul>\n"
@@ -170,7 +171,7 @@ def test_pinned_examples(source, html):
     "- 甲\n乙",  # a lazy continuation line
     "1. 甲", "# 标题", "> 引用", "    代码", "a  \nb", "a\n---", "a\n===", "|a|b|\n|-|-|",
     "a $$x$$", "$$x$$ a", "$ x$", "$x\\$", "`a``b`", "**a*", "*a**b*", "** a**", "a \\* b",
-    "[a](b)",
+    "[a](b)", "a &\u212a; b",  # the Kelvin sign starts an entity to the serializer
     "a <b>c</b>", "x_y_", "a _b_ c", "&amp;", "&#12 a", "`&#12 a`", "`<!-- a --!>`", "a\tb",
     "a\u3000b", "~~~\nx\n~~~", "- - a", "- 1. a", "a\n\n+ b",
 ])

@@ -2,7 +2,7 @@
 
 Converting Markdown is most of a cold build's time, yet most fields are a sentence or
 two, or a short bullet list, with a little `**strong**`, `*em*`, `` `code` `` and `$math$`.
-`render` writes those directly. It must give exactly what `render.converter()` gives,
+`render` writes those directly. It must give exactly what `markdown_ext.converter()` gives,
 byte for byte: any difference would change the notes in every learner's collection.
 What it is not certain of, it declines (None), and the converter renders that.
 
@@ -41,7 +41,9 @@ import re
 _ODD = r"\x00-\x1f\x7f-\x9f\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # An `&` that starts no entity or character reference: each would be kept as it is, or
 # rewritten (a `;` added to "&#12 "), not escaped to "&amp;".
-_AMP = r"&(?!#|[A-Za-z0-9][-.A-Za-z0-9]*;)"
+# Case-insensitive, as the serializer's own test: it takes İ, ı, ſ and the Kelvin sign
+# for letters too.
+_AMP = r"&(?!#|(?i:[a-z0-9][-.a-z0-9]*);)"
 # Text outside code and math: runs of inert characters, and `&` and `_` where inert.
 _TEXT = rf"(?:[^{_ODD}*`$\\<\[\]|_&]++|(?<=[^\W_])_(?=[^\W_])|{_AMP})"
 # The inside of code or math (math adds: no `$`).
@@ -82,7 +84,9 @@ def render(source: str) -> str | None:
         elif _is_paragraph(lines):
             blocks.append(f"<p>{_inline(block)}</p>")
         elif display := _DISPLAY.fullmatch(block):
-            blocks.append(f'<div class="arithmatex">\\[{_escaped(display[1])}\\]</div>')
+            # arithmatex escapes quotes in display math, not in inline math.
+            math = _escaped(display[1]).replace('"', "&quot;")
+            blocks.append(f'<div class="arithmatex">\\[{math}\\]</div>')
         else:
             return None
         after_list = block.startswith("- ")

@@ -45,8 +45,9 @@ class MarkdownRenderer:
             # Most fields are simple enough to render without the converter, identically.
             rendered = quick_markdown.render(text.source)
             if rendered is None:
+                md = self._md  # built outside the time limit: the first one imports Markdown
                 with deadline.deadline():
-                    rendered = self._md.reset().convert(text.source)
+                    rendered = md.reset().convert(text.source)
         except RecursionError:  # lists, quotes or emphasis nested hundreds deep
             self._problem("", "text is nested too deeply (lists, quotes or emphasis); flatten it")
             return "", [], ()

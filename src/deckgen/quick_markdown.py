@@ -9,7 +9,8 @@ What it is not certain of, it declines (None), and the converter renders that.
 The shapes, and what keeps Python-Markdown 3.11.3 and its extensions (pymdownx 13.1
 arithmatex in generic mode, superfences, tables, sane lists) on the simple path:
 
-Blocks: paragraphs, and tight lists of one-line "- " items, separated by blank lines.
+Blocks: paragraphs, tight lists of one-line "- " items, and a `$$..$$` formula alone
+(arithmatex's block form), separated by blank lines.
 Two lists in a row are declined (the converter makes them one loose list, items in <p>).
 A list cannot interrupt a paragraph: after its first line, a "- " line is text. No line
 starts with a space (code, continuation) or ends with one (two make a hard break); none

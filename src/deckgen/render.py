@@ -18,7 +18,8 @@ REMOTE = re.compile(r"[a-z][a-z0-9+.-]*:|//", re.I)
 
 
 class MarkdownRenderer:
-    """One converter reused for every field; collects media and problems as it goes."""
+    """Renders fields through quick_markdown, or one reused converter for the fields it
+    declines; collects media and problems as it goes."""
 
     def __init__(self, cards_dir: Path):
         self.cards_root = cards_dir.resolve()

@@ -79,9 +79,11 @@ class Sanitized:
     removed: tuple[str, ...]  # what was dropped, in the author's terms ("<script>")
 
 
-class _Images:
-    """The attribute filter nh3 calls for every attribute: packages `<img src>` through
-    the `image` callback of the field being sanitized, asking it once per src."""
+class _AttributeFilter:
+    """The attribute filter nh3 calls for every attribute: drops cloze markers and
+    relative links, and packages `<img src>` through the `image` callback of the field
+    being sanitized, asking it once per src. One field at a time: rendering runs on each
+    process's main thread."""
 
     def __init__(self) -> None:
         self.image: Callable[[str], str | None] = lambda src: None
@@ -105,20 +107,20 @@ class _Images:
         return self.packaged(tag, attribute, value)
 
 
-_IMAGES = _Images()
+_FILTER = _AttributeFilter()
 _COMMON = {"tags": set(ALLOWLIST.tags), "clean_content_tags": {"script", "style"},
            "url_schemes": set(ALLOWLIST.url_schemes), "link_rel": None,
            "strip_comments": True}
 # Built once: nh3.clean() builds its sanitizer again on every call, four times the cost
 # of cleaning a typical field.
 _CLEANER = nh3.Cleaner(
-    **_COMMON, attribute_filter=_IMAGES.keep,
+    **_COMMON, attribute_filter=_FILTER.keep,
     attributes={tag: set(names) for tag, names in ALLOWLIST.attributes.items()},
     tag_attribute_values={tag: {name: set(values) for name, values in by_name.items()}
                           for tag, by_name in ALLOWLIST.values.items()},
     allowed_classes={tag: set(names) for tag, names in ALLOWLIST.classes.items()})
 # Every attribute kept: differs from _CLEANER's output only where an attribute went.
-_ATTRIBUTES_KEPT = nh3.Cleaner(**_COMMON, attribute_filter=_IMAGES.packaged,
+_ATTRIBUTES_KEPT = nh3.Cleaner(**_COMMON, attribute_filter=_FILTER.packaged,
                                generic_attribute_prefixes=EVERY_ATTRIBUTE)
 
 
@@ -128,7 +130,7 @@ def sanitize(html: str, image: Callable[[str], str | None]) -> Sanitized:
     `image(src)` gives the packaged media name for an `<img src>`, or None after saying
     why there is none (missing, remote...): the sanitizer then drops the src quietly.
     """
-    _IMAGES.start(image)
+    _FILTER.start(image)
     clean = _CLEANER.clean(html)
     if not CONTROL.search(clean) and _same_document(html, clean):
         return Sanitized(html, ())  # nothing removed: keep Markdown's spelling, notes unchanged

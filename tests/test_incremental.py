@@ -250,6 +250,23 @@ def test_parallel_render_matches_serial_and_dies_with_the_build(tmp_path, monkey
     assert not any(_alive(pid) for pid in workers)
 
 
+def test_ctrl_c_ends_a_parallel_build_with_one_message(tmp_path):
+    """Ctrl+C reaches the whole process group: the build reports it, and its workers,
+    some waiting for work while files are parsed, end without tracebacks of their own."""
+    big = write_bank(tmp_path / "big", 4_000)
+    process = subprocess.Popen([sys.executable, "-m", "deckgen", "build", "--cards", big,
+                                "--out", tmp_path / "out"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers = _wait_for_children(process.pid)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode != 0 and "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
 def _wait_for_children(pid: int) -> list[int]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -235,8 +236,11 @@ def _start_workers() -> ProcessPoolExecutor:
 
 def _worker_started(parent: int) -> None:
     """A render worker collects cycles (the build pauses that) and ends when the build's
-    process does, even one killed with SIGKILL, which closes no pipe the worker waits on."""
+    process does, even one killed with SIGKILL, which closes no pipe the worker waits on.
+    Ctrl+C is the build's to handle: it shuts the workers down (a worker waiting for work
+    would otherwise print a traceback of its own)."""
     gc.enable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -364,3 +364,19 @@ def test_markup_that_markdown_chews_on_for_minutes_is_stopped(tmp_path, monkeypa
     assert result.exit_code == 1
     assert (f"{cards / 't.yaml'}:6: error: text took over 0.5 s to render (thousands of"
             " unclosed '<', '[' or '(' in a row?); simplify it") in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["symlink loop", "name too long", "null byte"])
+def test_image_paths_the_system_refuses_are_errors(tmp_path, kind):
+    cards = tmp_path / "cards"
+    src = {"symlink loop": "../loop/x.png", "name too long": "x" * 5000 + ".png",
+           "null byte": "a\\0b.png"}[kind]
+    if kind == "symlink loop":  # outside the cards folder, which is checked for loops
+        (tmp_path / "loop").symlink_to("loop")
+    for text in (f"![x]({src})", f"<img src='{src}'>"):
+        # Double-quoted YAML, so that \0 is a null byte in the text.
+        write(cards, f'deck: D\ncards:\n  - id: a\n    front: q\n    back: "{text}"\n')
+        result = run("check", "--cards", cards)
+        assert result.exit_code == 1, (text, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "t.yaml:5: error: image '" in result.stderr, (text, result.stderr)

@@ -70,7 +70,17 @@ class MarkdownRenderer:
             self._problem(src, f"image '{src}' is not a file in {self.cards_root.name}/; cards"
                                " must render offline: save the image there and link that")
             return None
-        path = (self._base / src).resolve()
+        try:
+            return self._packaged(src, (self._base / src).resolve())
+        except (OSError, ValueError, RuntimeError) as e:
+            # A symlink loop (RuntimeError before Python 3.13), a name too long, a null
+            # byte (ValueError): the system refuses the path itself.
+            reason = getattr(e, "strerror", None) or str(e)
+            self._problem(src, f"image '{src}' cannot be read ({reason}); check its path"
+                               " and permissions")
+            return None
+
+    def _packaged(self, src: str, path: Path) -> str | None:
         if not path.is_relative_to(self.cards_root):
             self._problem(src, f"image '{src}' is outside {self.cards_root.name}/;"
                                " keep images inside the cards folder")
@@ -78,12 +88,7 @@ class MarkdownRenderer:
         if not path.is_file():
             self._problem(src, f"image '{src}' not found")
             return None
-        try:
-            media = self._media_for(path)
-        except OSError as e:
-            self._problem(src, f"image '{src}' cannot be read ({e.strerror}); check its"
-                               " permissions")
-            return None
+        media = self._media_for(path)
         self._used.append(media)
         return media.name
 

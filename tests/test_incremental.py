@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pytest
@@ -373,3 +373,47 @@ def test_a_new_deckgen_writes_the_packages_again(cards, tmp_path, monkeypatch):
     build(cards, out)
     monkeypatch.setattr(environment, "RENDER_VERSION", environment.RENDER_VERSION + 1)
     assert all(p.written for p in build(cards, out).packages)
+
+
+KILLED_WITH_ITS_WORKERS = """
+import multiprocessing, os, signal, sys
+if __name__ == "__main__":  # spawned and fork-server workers import the main module
+    multiprocessing.set_start_method(sys.argv[1])
+    from deckgen import collect
+    pool = collect._start_workers()
+    futures = [pool.submit(os.getpid) for _ in range(4)]
+    print(*{f.result() for f in futures}, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_render_workers_end_with_the_build_however_started(method):
+    """Python 3.14 starts workers from a fork server on Linux (and spawns them on macOS):
+    the workers must run, and end when the build is killed, whatever their parent is."""
+    process = subprocess.run([sys.executable, "-c", KILLED_WITH_ITS_WORKERS, method],
+                             capture_output=True, text=True, timeout=60)
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    workers = [int(pid) for pid in process.stdout.split()]
+    assert workers
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def test_no_render_workers_on_one_allowed_cpu(tmp_path):
+    """CPUs the build may not run on (taskset, a container's cpuset) are not counted."""
+    big = write_bank(tmp_path / "big", 4_000)
+    script = ("import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+              "from deckgen.cli import main; main()")
+    process = subprocess.Popen([sys.executable, "-c", script, "build", "--cards", big,
+                                "--out", tmp_path / "out"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    seen = set()
+    while process.poll() is None:
+        with suppress(OSError):
+            seen.update(children.read_text().split())
+        time.sleep(0.02)
+    assert process.returncode == 0 and not seen

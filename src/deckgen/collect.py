@@ -4,6 +4,7 @@ the rest is parsed and rendered (in parallel processes when there is a lot of it
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
 import signal
 import threading
@@ -25,6 +26,7 @@ from deckgen.sources import is_source
 
 PARALLEL_FROM = 400  # fewer cards than this render faster in one process
 CHUNK = 100
+MAX_WORKERS = 8  # each imports the renderer (tens of MB); more gain little at bank sizes
 
 Advance = Callable[[int], None]  # told how many more cards are rendered
 Progress = Callable[[int], AbstractContextManager[Advance]]  # given the number to render
@@ -151,7 +153,7 @@ class _Rendering:
             else:
                 self.todo.append((card, alone, key))
                 self.count += 1
-        if self.pool is None and self.count >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+        if self.pool is None and self.count >= PARALLEL_FROM and _usable_cpus() > 1:
             self.pool = _start_workers()
         if self.pool is not None:
             while len(self.todo) >= CHUNK:
@@ -229,25 +231,50 @@ def with_notes(sources: Sources, result: TopicResult) -> TopicResult:
     return rendered[topic.source]
 
 
+def _usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity (taskset, a container's cpuset),
+    not every CPU of the machine."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13+
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _start_workers() -> ProcessPoolExecutor:
-    workers = os.cpu_count() or 1
-    return ProcessPoolExecutor(workers, initializer=_worker_started, initargs=(os.getpid(),))
+    context = multiprocessing.get_context()
+    return ProcessPoolExecutor(min(MAX_WORKERS, _usable_cpus()), mp_context=context,
+                               initializer=_worker_started,
+                               initargs=(os.getpid(), context.get_start_method()))
 
 
-def _worker_started(parent: int) -> None:
+def _worker_started(build: int, start_method: str) -> None:
     """A render worker collects cycles (the build pauses that) and ends when the build's
     process does, even one killed with SIGKILL, which closes no pipe the worker waits on.
     Ctrl+C is the build's to handle: it shuts the workers down (a worker waiting for work
     would otherwise print a traceback of its own)."""
     gc.enable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    build_alive = _build_alive(build, start_method)
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while build_alive():
             time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def _build_alive(build: int, start_method: str) -> Callable[[], bool]:
+    if start_method == "forkserver":
+        # Python 3.14's default on Linux. The worker's parent is the fork server, which
+        # outlives the build while workers run; the build is its multiprocessing parent,
+        # whose pipe closes when it dies (a zombie still answers to its pid).
+        parent = multiprocessing.parent_process()
+        assert parent is not None
+        return parent.is_alive
+    # Forked or spawned, the worker is the build's child until the build ends.
+    return lambda: os.getppid() == build
 
 
 _renderers: dict[Path, object] = {}  # one Markdown converter per process and cards folder

@@ -221,3 +221,55 @@ def test_a_build_with_nothing_to_do_imports_no_heavy_library(cards, tmp_path):
              "deckgen.loader", "deckgen.render", "deckgen.package", "deckgen.cache",
              "deckgen.collect"}
     assert set(result.stderr.split()) & heavy == set()
+
+
+def test_a_kept_collection_that_differs_from_its_package_is_not_used(cards, tmp_path):
+    """The combined package copies each unchanged topic's collection from the copy the
+    last build kept, only while that copy has the bytes inside the topic's package."""
+    out = tmp_path / "build"
+    build(cards, out)
+    copy = out / ".deckgen-cache" / "collections" / "figures.anki2"
+    good = copy.read_bytes()
+    with closing(sqlite3.connect(tmp_path / "other.anki2")) as conn:  # a valid collection
+        conn.execute("CREATE TABLE x (y)")
+        conn.commit()
+    damaged = {
+        "same size, one byte changed": good.replace("图片".encode(), "图像".encode(), 1),
+        "another collection": (tmp_path / "other.anki2").read_bytes(),
+        "garbage": b"\0" * 100,
+    }
+    for n, (what, data) in enumerate(damaged.items()):
+        assert data != good
+        copy.write_bytes(data)
+        edit(cards / "attention.yaml", "梯度" if n % 2 == 0 else "导数",
+             "导数" if n % 2 == 0 else "梯度")
+        build(cards, out)
+        afresh = tmp_path / f"afresh-{n}"
+        build(cards, afresh)
+        assert package_contents(out, tmp_path) == package_contents(afresh, tmp_path), what
+
+
+def test_the_combined_package_reads_the_kept_collection(cards, tmp_path):
+    """With the kept copy intact, the topic's package is not inflated again: here its
+    compressed bytes are spoilt behind the build's back (size and mtime kept), and the
+    combined package still holds the topic's notes."""
+    out = tmp_path / "build"
+    build(cards, out)
+    package = out / "figures.apkg"
+    stat = package.stat()
+    with zipfile.ZipFile(package) as zf:
+        info = zf.getinfo("collection.anki2")
+    data = bytearray(package.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode())  # the compressed data
+    data[start:start + 64] = bytes(64)
+    package.write_bytes(bytes(data))
+    os.utime(package, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    edit(cards / "attention.yaml", "梯度", "导数")
+    build(cards, out)
+    afresh = tmp_path / "afresh"
+    build(cards, afresh)
+    combined = tmp_path / "combined"
+    combined.mkdir()
+    (out / "all.apkg").rename(combined / "all.apkg")  # the spoilt package stays behind
+    assert package_contents(combined, tmp_path)["all.apkg"] == package_contents(
+        afresh, tmp_path)["all.apkg"]

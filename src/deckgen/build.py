@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # functions below): a build with nothing to do must return in a fraction of a second.
 
 Found = tuple[dict[str, "bytes | str"], list[Problem]]  # record.fingerprint(): files, problems
+COLLECTIONS = "collections"  # in the cache: the collection inside each topic's package
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,10 @@ def _plan(cards_dir: Path, out_dir: Path | None, found: Found, previous: Record,
     checked = _check(sources, previous, progress)
     state_file = cards_dir / STATE_FILE
     raw = files.get(STATE_FILE)
-    old_state = load_state(state_file, raw if isinstance(raw, bytes) else None)
+    # The very bytes the last build wrote (it checked them): only parsed again.
+    written = sources.inputs.get(STATE_FILE) == previous.inputs.get(STATE_FILE)
+    old_state = load_state(state_file, raw if isinstance(raw, bytes) else None,
+                           checked=written)
     return _stamp(checked, sources, old_state, previous, state_file, now,
                   accept_notetype_change, restamp)
 
@@ -298,7 +302,9 @@ def _fingerprints(topics: list, state, env: str) -> dict[str, str]:
 
 def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: bool,
                     out_dir: Path) -> list[tuple[Path, Path]]:
-    """Write the stale packages to temporary files: (temporary file, final path) each."""
+    """Write the stale packages to temporary files: (temporary file, final path) each.
+    The collection inside each topic package written goes to the cache too: the next
+    build's combined package copies it from there instead of inflating it again."""
     from deckgen.notetypes import note_types
     from deckgen.package import Deck, DeckContent, Part, write_combined, write_topic
 
@@ -306,6 +312,7 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: boo
     type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
     types = note_types()
     cards_dir = the_plan.sources.cards_dir
+    kept = out_dir / CACHE_DIR / COLLECTIONS
     moves: list[tuple[Path, Path]] = []  # (temporary file, final path)
     scratch: dict[str, Path] = {}  # topic id -> its collection, written in this build
     try:
@@ -317,18 +324,18 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: boo
             moves.append((package, out_dir / f"{deck.topic_id}.apkg"))
         if combined:
             parts = [Part(Deck(t.record.id, t.record.deck), scratch.get(t.record.id),
-                          out_dir / f"{t.record.id}.apkg", _media(t.record, cards_dir))
+                          out_dir / f"{t.record.id}.apkg", _media(t.record, cards_dir),
+                          kept / f"{t.record.id}.anki2")
                      for t in topics]
             moves.append((write_combined(out_dir / f"{COMBINED}.apkg", parts, types,
                                          type_mtimes), out_dir / f"{COMBINED}.apkg"))
     except BaseException:
-        for tmp, _ in moves:
+        for tmp in [*(tmp for tmp, _ in moves), *scratch.values()]:
             tmp.unlink(missing_ok=True)
         raise
-    finally:
-        for database in scratch.values():
-            database.unlink(missing_ok=True)
-    return moves
+    kept.mkdir(parents=True, exist_ok=True)
+    return moves + [(database, kept / f"{topic_id}.anki2")
+                    for topic_id, database in scratch.items()]
 
 
 def _publish(moves: list[tuple[Path, Path]], save_state) -> None:
@@ -364,6 +371,9 @@ def _save_cache_and_state(the_plan: Plan, topics: list, out_dir: Path,
         if topic.shard is not None:  # read in this build
             cache.save_shard(cache_dir, topic.record.source, the_plan.sources.env, topic.shard)
     cache.prune(cache_dir, [t.record.source for t in topics])
+    for copy in (out_dir / CACHE_DIR / COLLECTIONS).glob("*.anki2"):
+        if copy.stem not in {t.record.id for t in topics}:  # the topic is gone
+            copy.unlink(missing_ok=True)
     save_state(cards_dir / STATE_FILE, the_plan.state)
 
 

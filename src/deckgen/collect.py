@@ -4,16 +4,15 @@ the rest is parsed and rendered (in parallel processes when there is a lot of it
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deckgen import cache, record
 from deckgen.cache import Rendered, Shard, card_key
@@ -23,6 +22,9 @@ from deckgen.loader import cross_file_problems, read_topic
 from deckgen.model import Card, Note, NoteInfo, Topic
 from deckgen.record import Record, TopicRecord
 from deckgen.sources import is_source
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 PARALLEL_FROM = 400  # fewer cards than this render faster in one process
 CHUNK = 100
@@ -242,6 +244,11 @@ def _usable_cpus() -> int:
 
 
 def _start_workers() -> ProcessPoolExecutor:
+    # Imported here, not at the top: a one-card edit renders in this process, and these
+    # imports took a fiftieth of it.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context()
     return ProcessPoolExecutor(min(MAX_WORKERS, _usable_cpus()), mp_context=context,
                                initializer=_worker_started,
@@ -267,6 +274,8 @@ def _worker_started(build: int, start_method: str) -> None:
 
 def _build_alive(build: int, start_method: str) -> Callable[[], bool]:
     if start_method == "forkserver":
+        import multiprocessing  # the worker imported it already, to start
+
         # Python 3.14's default on Linux. The worker's parent is the fork server, which
         # outlives the build while workers run; the build is its multiprocessing parent,
         # whose pipe closes when it dies (a zombie still answers to its pid).

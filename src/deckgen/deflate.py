@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 
 try:
@@ -37,6 +38,11 @@ def _swap_compressor(entry) -> bool:
         return False
     entry._compressor = isal_zlib.compressobj(LEVEL, isal_zlib.DEFLATED, -15)
     return True
+
+
+def crc32(data: bytes) -> int:
+    """zlib's CRC-32, by ISA-L where it is there (several times as fast)."""
+    return isal_zlib.crc32(data) if isal_zlib is not None else zlib.crc32(data)
 
 
 def isal_in_use(scratch: Path) -> bool:

@@ -3,8 +3,9 @@ and cards inserted in bulk and each note stamped with its own mtime.
 
 A topic's package is written from its notes. The combined package is assembled in SQL
 from the topics' collections: those written in this build and, for topics that did not
-change, the collection inside the package the last build wrote. So a build never holds
-the rendered text of an unchanged topic."""
+change, the collection inside the package the last build wrote (from the copy that build
+kept, when its size and CRC-32 match the package's entry). So a build never holds the
+rendered text of an unchanged topic."""
 
 from __future__ import annotations
 
@@ -44,12 +45,14 @@ class DeckContent:
 @dataclass(frozen=True)
 class Part:
     """A topic of the combined package, and where its collection is: a scratch file
-    written in this build, or else inside the topic's own package."""
+    written in this build, or else inside the topic's own package, of which the last
+    build may have kept a copy (used only if it has the very bytes the package holds)."""
 
     deck: Deck
     database: Path | None
     package: Path
     media: tuple[Media, ...]
+    copy: Path | None = None
 
 
 class _StampedModel(genanki.Model):
@@ -107,7 +110,19 @@ def _collection_of(part: Part) -> bytes:
     if part.database is not None:
         return part.database.read_bytes()
     with zipfile.ZipFile(part.package) as zf:
-        return zf.read("collection.anki2")
+        info = zf.getinfo("collection.anki2")
+        copy = _verified(part.copy, info)
+        return copy if copy is not None else zf.read(info)
+
+
+def _verified(copy: Path | None, info: zipfile.ZipInfo) -> bytes | None:
+    """The copy's bytes if they are those of the package's entry, by size and CRC-32 as
+    the zip records them; else None (the copy is missing, damaged or of another build)."""
+    try:
+        data = copy.read_bytes() if copy is not None else b""
+    except OSError:
+        return None
+    return data if len(data) == info.file_size and deflate.crc32(data) == info.CRC else None
 
 
 def _unique(media) -> list[Media]:

@@ -25,7 +25,7 @@ from deckgen.sources import find_files, is_source
 from deckgen.state import STATE_FILE
 
 RECORD = "record.json"
-VERSION = 3  # of the file's layout: another means a full build
+VERSION = 4  # of the file's layout: another means a full build
 
 
 @dataclass(frozen=True)
@@ -47,46 +47,51 @@ class TopicRecord:
     def images(self) -> set[str]:
         return {path for note in self.notes for _, path in note.media}
 
-    def to_json(self) -> list:
-        return [self.source, self.sha, self.id, self.deck,
-                list(self.notes),
-                [[p.path, p.line, p.message, p.level, p.code] for p in self.warnings]]
+    @functools.cached_property
+    def json_line(self) -> bytes:
+        """The outline as one line of JSON. One read from the record keeps the line it was
+        read from: a build writes the outlines of unchanged topics back without encoding
+        them again."""
+        row = [self.source, self.sha, self.id, self.deck, list(self.notes),
+               [[p.path, p.line, p.message, p.level, p.code] for p in self.warnings]]
+        return _json_line(row)
 
     @classmethod
-    def from_json(cls, row: list) -> TopicRecord:
-        source, sha, topic_id, deck, notes, warnings = row
+    def from_json_line(cls, text: bytes) -> TopicRecord:
+        source, sha, topic_id, deck, notes, warnings = json.loads(text)
         infos = tuple(NoteInfo(i, line, key, kind, d, t, q, tuple(map(tuple, m)), tuple(a),
                                tuple(g))
                       for i, line, key, kind, d, t, q, m, a, g in notes)  # JSON has lists
-        return cls(source, sha, topic_id, deck, infos, tuple(Problem(*w) for w in warnings))
+        record = cls(source, sha, topic_id, deck, infos, tuple(Problem(*w) for w in warnings))
+        record.__dict__["json_line"] = text  # the cached property, known already
+        return record
 
 
 @dataclass
 class Record:
-    """The record as loaded. Its file has two lines: what a build with nothing to do needs
-    (read on every build), then the topic outlines and shipped stamps (parsed only when
-    there is work)."""
+    """The record as loaded. Its first line is what a build with nothing to do needs (read
+    on every build); the rest, parsed only when there is work, is a line of shipped
+    stamps, then one line a topic outline."""
 
     environment: str = ""
     inputs: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     outputs: dict[str, list] = field(default_factory=dict)  # package -> [fingerprint, stat]
     warnings: list[list] = field(default_factory=list)  # every warning of the build
     cards: list[list] = field(default_factory=list)  # [topic id, [card ids]], build order
-    body: bytes = b"{}"  # the second line, JSON: {"topics": [...], "shipped": {...}}
+    body: bytes = b""  # the lines after the first
 
     @functools.cached_property
-    def _body(self) -> dict:
-        try:
-            body = json.loads(self.body)
-        except ValueError:
-            return {}
-        return body if isinstance(body, dict) else {}
+    def _lines(self) -> list[bytes]:
+        return self.body.split(b"\n")  # JSON escapes the newlines inside its strings
 
     @functools.cached_property
     def shipped(self) -> dict[str, tuple[int, str]]:
         """Card id -> (mtime, digest) of the newest package built for it; entries of the
         wrong shape are left out."""
-        shipped = self._body.get("shipped", {})
+        try:
+            shipped = json.loads(self._lines[0])
+        except ValueError:
+            return {}
         if not isinstance(shipped, dict):
             return {}
         return {key: (value[0], value[1]) for key, value in shipped.items()
@@ -96,9 +101,10 @@ class Record:
     def topic_records(self) -> dict[str, TopicRecord]:
         """By source path; none if the record was damaged."""
         try:
-            return {row[0]: TopicRecord.from_json(row) for row in self._body.get("topics", [])}
+            records = [TopicRecord.from_json_line(line) for line in self._lines[1:]]
         except (ValueError, TypeError, KeyError, IndexError):
             return {}
+        return {r.source: r for r in records}
 
     def problems(self) -> list[Problem] | None:
         """The last build's warnings, or None if the record was damaged."""
@@ -156,10 +162,13 @@ def save(out_dir: Path, record: Record, topics: list[TopicRecord],
     head = {"version": VERSION, "environment": record.environment, "inputs": record.inputs,
             "outputs": record.outputs, "warnings": record.warnings,
             "cards": [[t.id, t.card_ids] for t in topics]}
-    body = {"topics": [t.to_json() for t in topics], "shipped": shipped}
+    lines = [_json_line(head), _json_line(shipped), *(t.json_line for t in topics)]
     (out_dir / CACHE_DIR).mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(part, ensure_ascii=False, separators=(",", ":")) for part in (head, body)]
-    write_atomically(out_dir / CACHE_DIR / RECORD, "\n".join(lines).encode())
+    write_atomically(out_dir / CACHE_DIR / RECORD, b"\n".join(lines))
+
+
+def _json_line(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def stat_of(path: Path) -> list[int] | None:

@@ -1,6 +1,8 @@
 import pytest
 
+from deckgen import build as building
 from deckgen.errors import SourceErrors
+from deckgen.record import Record
 from deckgen.state import (
     STATE_FILE,
     NoteStamp,
@@ -52,3 +54,15 @@ def test_corrupt_state_is_a_clear_error(tmp_path):
     with pytest.raises(SourceErrors) as info:
         load_state(path)
     assert str(info.value).startswith(f"{path}:3: error: cannot read the build state")
+
+
+def test_a_state_file_that_appears_during_a_first_build_is_checked(cards, tmp_path):
+    """With no record yet, a state file the build did not see when it read the cards
+    folder (a checkout while a first build renders) is read afresh, and checked."""
+    found = building._read_cards_folder(cards)
+    assert STATE_FILE not in found[0]
+    (cards / STATE_FILE).write_text('{"version": 1, "notetypes": {}, "notes":'
+                                    ' {"scaled-dot-product": ["d", "soon", "attention", "t"]}}')
+    with pytest.raises(SourceErrors, match="cannot read the build state"):
+        building._plan(cards, tmp_path / "build", found, Record(), None, False, frozenset(),
+                       None)

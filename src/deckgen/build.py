@@ -14,7 +14,7 @@ import gc
 import os
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,10 +138,11 @@ def _plan(cards_dir: Path, out_dir: Path | None, found: Found, previous: Record,
     checked = _check(sources, previous, progress)
     state_file = cards_dir / STATE_FILE
     raw = files.get(STATE_FILE)
-    # The very bytes the last build wrote (it checked them): only parsed again.
-    written = sources.inputs.get(STATE_FILE) == previous.inputs.get(STATE_FILE)
+    # The very bytes the last build, of this deckgen, wrote (and checked): parsed only.
+    as_written = (isinstance(raw, bytes) and previous.environment == sources.env
+                  and previous.inputs.get(STATE_FILE) == sources.inputs[STATE_FILE])
     old_state = load_state(state_file, raw if isinstance(raw, bytes) else None,
-                           checked=written)
+                           checked=as_written)
     return _stamp(checked, sources, old_state, previous, state_file, now,
                   accept_notetype_change, restamp)
 
@@ -263,9 +264,15 @@ def _work(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
             # Topics whose cache shard could not give their notes were rendered again.
             rendered_now += sum(len(t.record.notes) for t, before in
                                 zip(topics, the_plan.checked.topics) if t.shard is not before.shard)
-        moves = (_write_packages(the_plan, topics, stale, combined_stale, out_dir)
-                 if stale or combined_stale else [])
-        _publish(moves, lambda: _save_cache_and_state(the_plan, topics, out_dir, cards_dir))
+        moves, scratch = (_write_packages(the_plan, topics, stale, combined_stale, out_dir)
+                          if stale or combined_stale else ([], {}))
+        try:
+            _publish(moves, lambda: _save_cache_and_state(the_plan, topics, stale, out_dir,
+                                                          cards_dir))
+            _keep_collections(scratch, out_dir)
+        finally:
+            for database in scratch.values():  # those not kept
+                database.unlink(missing_ok=True)
         for orphan in orphans:
             orphan.unlink(missing_ok=True)
         _save_record(the_plan, topics, previous, fingerprints, out_dir, cards_dir)
@@ -301,10 +308,9 @@ def _fingerprints(topics: list, state, env: str) -> dict[str, str]:
 
 
 def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: bool,
-                    out_dir: Path) -> list[tuple[Path, Path]]:
-    """Write the stale packages to temporary files: (temporary file, final path) each.
-    The collection inside each topic package written goes to the cache too: the next
-    build's combined package copies it from there instead of inflating it again."""
+                    out_dir: Path) -> tuple[list[tuple[Path, Path]], dict[str, Path]]:
+    """Write the stale packages to temporary files: (temporary file, final path) each,
+    and the collection inside each topic package written, by topic id."""
     from deckgen.notetypes import note_types
     from deckgen.package import Deck, DeckContent, Part, write_combined, write_topic
 
@@ -333,9 +339,7 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: boo
         for tmp in [*(tmp for tmp, _ in moves), *scratch.values()]:
             tmp.unlink(missing_ok=True)
         raise
-    kept.mkdir(parents=True, exist_ok=True)
-    return moves + [(database, kept / f"{topic_id}.anki2")
-                    for topic_id, database in scratch.items()]
+    return moves, scratch
 
 
 def _publish(moves: list[tuple[Path, Path]], save_state) -> None:
@@ -352,6 +356,17 @@ def _publish(moves: list[tuple[Path, Path]], save_state) -> None:
         os.replace(tmp, final)
 
 
+def _keep_collections(scratch: dict[str, Path], out_dir: Path) -> None:
+    """Keep the topic collections written, for the next build's combined package to copy
+    instead of inflating their packages again. A cache: one that cannot be kept (the
+    cache on another file system, a folder in its place) is only a loss of speed."""
+    kept = out_dir / CACHE_DIR / COLLECTIONS
+    for topic_id, database in scratch.items():
+        with suppress(OSError):
+            kept.mkdir(parents=True, exist_ok=True)
+            os.replace(database, kept / f"{topic_id}.anki2")
+
+
 def _media(topic, cards_dir: Path) -> tuple:
     """The images a topic's notes show, where they are now (the cards folder may have
     been moved or renamed since they were rendered)."""
@@ -361,7 +376,7 @@ def _media(topic, cards_dir: Path) -> tuple:
                  for note in topic.notes for name, rel in note.media)
 
 
-def _save_cache_and_state(the_plan: Plan, topics: list, out_dir: Path,
+def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir: Path,
                           cards_dir: Path) -> None:
     from deckgen import cache
     from deckgen.state import save_state
@@ -371,10 +386,18 @@ def _save_cache_and_state(the_plan: Plan, topics: list, out_dir: Path,
         if topic.shard is not None:  # read in this build
             cache.save_shard(cache_dir, topic.record.source, the_plan.sources.env, topic.shard)
     cache.prune(cache_dir, [t.record.source for t in topics])
-    for copy in (out_dir / CACHE_DIR / COLLECTIONS).glob("*.anki2"):
-        if copy.stem not in {t.record.id for t in topics}:  # the topic is gone
-            copy.unlink(missing_ok=True)
+    _forget_collections(out_dir, {t.record.id for t in topics} - stale)
     save_state(cards_dir / STATE_FILE, the_plan.state)
+
+
+def _forget_collections(out_dir: Path, keep: set[str]) -> None:
+    """Remove the kept collections of topics that are gone or whose package is about to
+    be replaced: none may outlive its package, even if the new one cannot be kept."""
+    with suppress(OSError):
+        for copy in list((out_dir / CACHE_DIR / COLLECTIONS).glob("*.anki2")):
+            if copy.stem not in keep:
+                with suppress(OSError):  # a folder in its place is never read either
+                    copy.unlink()
 
 
 def _save_record(the_plan: Plan, topics: list, previous: Record, fingerprints: dict[str, str],

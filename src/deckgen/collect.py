@@ -273,17 +273,20 @@ def _worker_started(build: int, start_method: str) -> None:
 
 
 def _build_alive(build: int, start_method: str) -> Callable[[], bool]:
-    if start_method == "forkserver":
-        import multiprocessing  # the worker imported it already, to start
+    """A test of whether the build that started this worker still runs."""
+    if start_method == "fork":
+        # Every worker holds copies of the pipes to the others, so none closes when the
+        # build dies; but the worker is the build's child until the build ends.
+        return lambda: os.getppid() == build
+    # Spawned (Windows, macOS) or from a fork server (Python 3.14's default on Linux):
+    # only the build holds the other end of the worker's pipe to its parent, which
+    # closes when the build dies, zombie or not. (From a fork server the worker's own
+    # parent is the server, and on Windows os.getppid() outlives the parent.)
+    import multiprocessing  # the worker imported it already, to start
 
-        # Python 3.14's default on Linux. The worker's parent is the fork server, which
-        # outlives the build while workers run; the build is its multiprocessing parent,
-        # whose pipe closes when it dies (a zombie still answers to its pid).
-        parent = multiprocessing.parent_process()
-        assert parent is not None
-        return parent.is_alive
-    # Forked or spawned, the worker is the build's child until the build ends.
-    return lambda: os.getppid() == build
+    parent = multiprocessing.parent_process()
+    assert parent is not None
+    return parent.is_alive
 
 
 _renderers: dict[Path, object] = {}  # one Markdown converter per process and cards folder

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
+import stat
 import time
 import zipfile
 from collections.abc import Iterator
@@ -111,15 +113,20 @@ def _collection_of(part: Part) -> bytes:
         return part.database.read_bytes()
     with zipfile.ZipFile(part.package) as zf:
         info = zf.getinfo("collection.anki2")
-        copy = _verified(part.copy, info)
+        copy = _copy_if_same(part.copy, info) if part.copy is not None else None
         return copy if copy is not None else zf.read(info)
 
 
-def _verified(copy: Path | None, info: zipfile.ZipInfo) -> bytes | None:
-    """The copy's bytes if they are those of the package's entry, by size and CRC-32 as
-    the zip records them; else None (the copy is missing, damaged or of another build)."""
+def _copy_if_same(copy: Path, info: zipfile.ZipInfo) -> bytes | None:
+    """The copy's bytes if it is a plain file (no link, pipe or device) with the size and
+    CRC-32 the package's entry records; else None (missing, damaged, of another build)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        data = copy.read_bytes() if copy is not None else b""
+        with open(os.open(copy, flags | getattr(os, "O_BINARY", 0)), "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size != info.file_size:
+                return None
+            data = f.read(info.file_size)
     except OSError:
         return None
     return data if len(data) == info.file_size and deflate.crc32(data) == info.CRC else None

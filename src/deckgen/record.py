@@ -58,7 +58,10 @@ class TopicRecord:
 
     @classmethod
     def from_json_line(cls, text: bytes) -> TopicRecord:
-        source, sha, topic_id, deck, notes, warnings = json.loads(text)
+        row = json.loads(text)
+        if not (isinstance(row, list) and len(row) == 6 and isinstance(row[0], str)):
+            raise ValueError("not a topic outline")
+        source, sha, topic_id, deck, notes, warnings = row
         infos = tuple(NoteInfo(i, line, key, kind, d, t, q, tuple(map(tuple, m)), tuple(a),
                                tuple(g))
                       for i, line, key, kind, d, t, q, m, a, g in notes)  # JSON has lists
@@ -71,7 +74,7 @@ class TopicRecord:
 class Record:
     """The record as loaded. Its first line is what a build with nothing to do needs (read
     on every build); the rest, parsed only when there is work, is a line of shipped
-    stamps, then one line a topic outline."""
+    stamps, then one line per topic outline."""
 
     environment: str = ""
     inputs: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
@@ -101,10 +104,9 @@ class Record:
     def topic_records(self) -> dict[str, TopicRecord]:
         """By source path; none if the record was damaged."""
         try:
-            records = [TopicRecord.from_json_line(line) for line in self._lines[1:]]
+            return {r.source: r for r in map(TopicRecord.from_json_line, self._lines[1:])}
         except (ValueError, TypeError, KeyError, IndexError):
             return {}
-        return {r.source: r for r in records}
 
     def problems(self) -> list[Problem] | None:
         """The last build's warnings, or None if the record was damaged."""

@@ -76,7 +76,8 @@ class MarkdownRenderer:
             # A symlink loop (RuntimeError before Python 3.13), a name too long, a null
             # byte (ValueError): the system refuses the path itself.
             reason = getattr(e, "strerror", None) or str(e)
-            self._problem(src, f"image '{src}' cannot be read ({reason}); check its path"
+            shown = src if len(src) <= 80 else f"{src[:60]}...{src[-10:]}"
+            self._problem(src, f"image '{shown}' cannot be read ({reason}); check its path"
                                " and permissions")
             return None
 

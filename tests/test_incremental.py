@@ -246,7 +246,7 @@ def test_a_kept_collection_that_is_not_a_plain_file_is_passed_over(cards, tmp_pa
         os.mkfifo(copy)
     elif kind == "endless":
         copy.symlink_to("/dev/zero")
-    else:  # a symlink to the very bytes: still not the build's own file
+    else:  # a symlink to the very bytes: read or passed over, the package is the same
         (tmp_path / "elsewhere.anki2").write_bytes(
             zipfile.ZipFile(out / "figures.apkg").read("collection.anki2"))
         copy.symlink_to(tmp_path / "elsewhere.anki2")

@@ -10,6 +10,7 @@ build record and the cache without writing either.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import time
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 # functions below): a build with nothing to do must return in a fraction of a second.
 
 Found = tuple[dict[str, "bytes | str"], list[Problem]]  # record.fingerprint(): files, problems
-COLLECTIONS = "collections"  # in the cache: the collection inside each topic's package
+KEPT_COLLECTIONS = Path(CACHE_DIR, "collections")  # in the output folder
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ class Plan:
     state: State  # the stamps this build ships
     changes: Changes
     where: dict[str, Location]  # each card's place in the sources
+
+    @functools.cached_property
+    def state_text(self) -> str:
+        """The state file as this build writes it (and its record hashes it)."""
+        from deckgen.state import dump_state
+
+        return dump_state(self.state)
 
 
 @dataclass(frozen=True)
@@ -318,7 +326,6 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: boo
     type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
     types = note_types()
     cards_dir = the_plan.sources.cards_dir
-    kept = out_dir / CACHE_DIR / COLLECTIONS
     moves: list[tuple[Path, Path]] = []  # (temporary file, final path)
     scratch: dict[str, Path] = {}  # topic id -> its collection, written in this build
     try:
@@ -331,7 +338,7 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: boo
         if combined:
             parts = [Part(Deck(t.record.id, t.record.deck), scratch.get(t.record.id),
                           out_dir / f"{t.record.id}.apkg", _media(t.record, cards_dir),
-                          kept / f"{t.record.id}.anki2")
+                          _kept_collection(out_dir, t.record.id))
                      for t in topics]
             moves.append((write_combined(out_dir / f"{COMBINED}.apkg", parts, types,
                                          type_mtimes), out_dir / f"{COMBINED}.apkg"))
@@ -360,11 +367,16 @@ def _keep_collections(scratch: dict[str, Path], out_dir: Path) -> None:
     """Keep the topic collections written, for the next build's combined package to copy
     instead of inflating their packages again. A cache: one that cannot be kept (the
     cache on another file system, a folder in its place) is only a loss of speed."""
-    kept = out_dir / CACHE_DIR / COLLECTIONS
     for topic_id, database in scratch.items():
+        kept = _kept_collection(out_dir, topic_id)
         with suppress(OSError):
-            kept.mkdir(parents=True, exist_ok=True)
-            os.replace(database, kept / f"{topic_id}.anki2")
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(database, kept)
+
+
+def _kept_collection(out_dir: Path, topic_id: str) -> Path:
+    """Where the cache keeps the collection inside a topic's package."""
+    return out_dir / KEPT_COLLECTIONS / f"{topic_id}.anki2"
 
 
 def _media(topic, cards_dir: Path) -> tuple:
@@ -379,7 +391,7 @@ def _media(topic, cards_dir: Path) -> tuple:
 def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir: Path,
                           cards_dir: Path) -> None:
     from deckgen import cache
-    from deckgen.state import save_state
+    from deckgen.state import save_dumped
 
     cache_dir = out_dir / CACHE_DIR / "cards"
     for topic in topics:
@@ -387,14 +399,14 @@ def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir
             cache.save_shard(cache_dir, topic.record.source, the_plan.sources.env, topic.shard)
     cache.prune(cache_dir, [t.record.source for t in topics])
     _forget_collections(out_dir, {t.record.id for t in topics} - stale)
-    save_state(cards_dir / STATE_FILE, the_plan.state)
+    save_dumped(cards_dir / STATE_FILE, the_plan.state_text)
 
 
 def _forget_collections(out_dir: Path, keep: set[str]) -> None:
     """Remove the kept collections of topics that are gone or whose package is about to
     be replaced: none may outlive its package, even if the new one cannot be kept."""
     with suppress(OSError):
-        for copy in list((out_dir / CACHE_DIR / COLLECTIONS).glob("*.anki2")):
+        for copy in list((out_dir / KEPT_COLLECTIONS).glob("*.anki2")):
             if copy.stem not in keep:
                 with suppress(OSError):  # a folder in its place is never read either
                     copy.unlink()
@@ -404,11 +416,9 @@ def _save_record(the_plan: Plan, topics: list, previous: Record, fingerprints: d
                  out_dir: Path, cards_dir: Path) -> None:
     """The record, last: whatever stops a build before it, the next one trusts nothing
     this one did."""
-    from deckgen.state import dump_state
-
     sources = the_plan.sources
     inputs = dict(sources.inputs)
-    inputs[STATE_FILE] = record.sha(dump_state(the_plan.state).encode())
+    inputs[STATE_FILE] = record.sha(the_plan.state_text.encode())
     shipped = {**previous.shipped,
                **{k: (s.mtime, s.digest) for k, s in the_plan.state.notes.items()}}
     outputs = {name: [fingerprint, record.stat_of(out_dir / name)]

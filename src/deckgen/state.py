@@ -138,6 +138,10 @@ def dump_state(state: State) -> str:
 
 
 def save_state(path: Path, state: State) -> None:
-    text = dump_state(state)
+    save_dumped(path, dump_state(state))
+
+
+def save_dumped(path: Path, text: str) -> None:
+    """Write a state as dump_state gave it, unless the file holds it already."""
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         write_atomically(path, text.encode())

@@ -164,7 +164,8 @@ class _Rendering:
 
     def _hand_over(self, chunk: list) -> None:
         assert self.pool is not None
-        self.pending.append(self.pool.submit(render_chunk, self.sources.cards_dir, chunk))
+        with _ctrl_c_held():  # the pool may start workers now
+            self.pending.append(self.pool.submit(render_chunk, self.sources.cards_dir, chunk))
 
     def finish(self, progress: Progress) -> tuple[dict[Path, TopicResult], list[Problem]]:
         """Each topic's result by source path, and the problems found in its cards."""
@@ -253,6 +254,22 @@ def _start_workers() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(min(MAX_WORKERS, _usable_cpus()), mp_context=context,
                                initializer=_worker_started,
                                initargs=(os.getpid(), context.get_start_method()))
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl+C back while the pool may start workers: a worker is born with it
+    blocked (Ctrl+C is the build's to handle), and the pool is never left half started.
+    A Ctrl+C pressed meanwhile arrives when this ends."""
+    if (not hasattr(signal, "pthread_sigmask")  # Windows
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _worker_started(build: int, start_method: str) -> None:

@@ -397,6 +397,8 @@ def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir
     for topic in topics:
         if topic.shard is not None:  # read in this build
             cache.save_shard(cache_dir, topic.record.source, the_plan.sources.env, topic.shard)
+        if topic.texts:  # read in this build, card by card
+            cache.save_texts(cache_dir, topic.record.source, the_plan.sources.env, topic.texts)
     cache.prune(cache_dir, [t.record.source for t in topics])
     _forget_collections(out_dir, {t.record.id for t in topics} - stale)
     save_dumped(cards_dir / STATE_FILE, the_plan.state_text)

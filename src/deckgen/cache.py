@@ -1,12 +1,13 @@
 """Rendered cards kept between builds, so a build renders only what changed.
 
-One shard a source file, holding its rendered cards by key. A key is a hash of
-everything a card's HTML depends on: its source text, its topic's label (the file's
-path in the cards folder) and tags, and the environment (deckgen's own files, the note
-type templates and CSS, and the installed Markdown, pymdown-extensions, Pygments,
-genanki and nh3). An upgrade or a
-template change gives every card a new key, so stale HTML is never served. A cached card
-also names the images it shows with their hashes, and is reused only while they match.
+One shard a source file, holding its rendered cards by key; beside it, the cards as read
+from the file, by their text, so that the next build parses only the texts it has not
+seen (loader.read_topic_by_card). A key is a hash of everything a card's HTML depends
+on: its source text, its topic's label (the file's path in the cards folder) and tags,
+and the environment (deckgen's own files, the note type templates and CSS, and the
+installed Markdown, pymdown-extensions, Pygments and nh3). An upgrade or a template
+change gives every card a new key, so stale HTML is never served. A cached card also
+names the images it shows with their hashes, and is reused only while they match.
 
 The cache is disposable: a shard that is missing, damaged or made by other code is
 simply not used, and its cards are rendered again. Each shard starts with a header line
@@ -20,10 +21,14 @@ import json
 import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deckgen.atomic import replacing
 from deckgen.errors import Problem
 from deckgen.model import Card, Compact, Note, Topic
+
+if TYPE_CHECKING:
+    from deckgen.loader import Known
 
 VERSION = 1
 
@@ -72,30 +77,58 @@ def shard_path(folder: Path, source: str) -> Path:
 
 def load_shard(folder: Path, source: str, env: str) -> Shard:
     """The rendered cards of one source file, or none."""
-    try:
-        with open(shard_path(folder, source), "rb") as f:
-            if json.loads(f.readline()) != _header(source, env):
-                return {}
-            shard = pickle.load(f)
-    except Exception:
-        return {}
+    shard = _load(shard_path(folder, source), source, env)
     if not isinstance(shard, dict) or not all(isinstance(r, Rendered) for r in shard.values()):
         return {}
     return shard
 
 
 def save_shard(folder: Path, source: str, env: str, shard: Shard) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    with replacing(shard_path(folder, source)) as tmp, open(tmp, "wb") as f:
+    _save(shard_path(folder, source), source, env, shard)
+
+
+def _load(path: Path, source: str, env: str) -> object:
+    """What _save() wrote there, if its header says it is for `source` and `env`."""
+    try:
+        with open(path, "rb") as f:
+            if json.loads(f.readline()) != _header(source, env):
+                return None
+            return pickle.load(f)
+    except Exception:
+        return None
+
+
+def _save(path: Path, source: str, env: str, value: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as tmp, open(tmp, "wb") as f:
         f.write(json.dumps(_header(source, env)).encode() + b"\n")
-        pickle.dump(shard, f, pickle.HIGHEST_PROTOCOL)
+        pickle.dump(value, f, pickle.HIGHEST_PROTOCOL)
+
+
+def load_texts(folder: Path, source: str, env: str) -> Known:
+    """The cards read from one source file by their text, or none."""
+    known = _load(_texts_path(folder, source), source, env)
+    if not isinstance(known, dict) or not all(
+            type(key) is bytes and type(entry) is tuple and len(entry) == 2
+            and type(entry[0]) is int and entry[0] > 0 and type(entry[1]) is tuple
+            for key, entry in known.items()):
+        return {}
+    return known
+
+
+def save_texts(folder: Path, source: str, env: str, known: Known) -> None:
+    _save(_texts_path(folder, source), source, env, known)
+
+
+def _texts_path(folder: Path, source: str) -> Path:
+    return shard_path(folder, source).with_suffix(".texts")
 
 
 def prune(folder: Path, sources: list[str]) -> None:
-    """Remove the shards of sources that are gone."""
-    keep = {shard_path(folder, s) for s in sources}
-    for path in folder.glob("*.cards"):
-        if path not in keep:
+    """Remove the shards (and texts) of sources that are gone."""
+    keep = {shard_path(folder, s).stem for s in sources}
+    for path in [*folder.glob("*.cards"), *folder.glob("*.texts")]:
+        if path.stem not in keep:
             path.unlink(missing_ok=True)
 
 

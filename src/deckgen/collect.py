@@ -18,7 +18,7 @@ from deckgen import cache, record
 from deckgen.cache import Rendered, Shard, card_key
 from deckgen.errors import Problem
 from deckgen.lints import bank_problems, card_problems
-from deckgen.loader import cross_file_problems, read_topic
+from deckgen.loader import Known, cross_file_problems, read_topic, read_topic_by_card
 from deckgen.model import Card, Note, NoteInfo, Topic
 from deckgen.record import Record, TopicRecord
 from deckgen.sources import is_source
@@ -47,6 +47,7 @@ class TopicResult:
     topic: Topic | None = None  # the parsed file, if it was read in this build
     notes: tuple[Note, ...] | None = None  # the rendered notes, fields and all
     shard: Shard | None = None  # its rendered cards by key, to cache, if read in this build
+    texts: Known | None = None  # its cards by their text, to cache, if read in this build
 
 
 @dataclass
@@ -78,6 +79,7 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
     old = previous.topic_records() if previous.environment == sources.env else {}
     results: list[TopicResult | Topic] = []
     problems: list[Problem] = list(sources.unreadable)  # never a topic silently gone
+    texts: dict[Path, Known] = {}  # the cards of each file read, by their text
     with _Rendering(sources) as rendering:
         for rel in sorted(r for r in sources.files if is_source(r)):
             kept = None if everything else old.get(rel)
@@ -85,15 +87,18 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
                 results.append(TopicResult(kept))
                 problems += [replace(p, path=sources.shown(p.path)) for p in kept.warnings]
                 continue
-            topic, found = _parse(sources, rel)
+            topic, found, known = _parse(sources, rel)
             problems += found
             if topic is not None:
                 results.append(topic)
+                texts[topic.source] = known
                 rendering.add(topic)  # workers render it while the next file is parsed
         problems += cross_file_problems([_outline(r, sources) for r in results])
         rendered, found = rendering.finish(progress)
     problems += found
-    topics = [r if isinstance(r, TopicResult) else rendered[r.source] for r in results]
+    topics = [r if isinstance(r, TopicResult) else replace(rendered[r.source],
+                                                           texts=texts[r.source])
+              for r in results]
     if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
         problems += bank_problems(sources.cards_dir, sources.inputs,
                                   [t.record for t in topics])
@@ -105,12 +110,18 @@ def _unchanged(kept: TopicRecord, sources: Sources, previous: Record) -> bool:
             and all(sources.inputs.get(i) == previous.inputs.get(i) for i in kept.images))
 
 
-def _parse(sources: Sources, rel: str) -> tuple[Topic | None, list[Problem]]:
+def _parse(sources: Sources, rel: str) -> tuple[Topic | None, list[Problem], Known]:
+    """The topic, its problems, and its cards by their text (to cache: the next build
+    parses only the cards whose text changed)."""
     raw = sources.files[rel]
     if not isinstance(raw, bytes):
         return None, [Problem(sources.shown(rel), 1, "cannot read this topic file; fix its"
-                              " permissions or remove it")]
-    return read_topic(sources.cards_dir, sources.cards_dir / rel, raw)
+                              " permissions or remove it")], {}
+    path = sources.cards_dir / rel
+    if sources.cache_dir is None:
+        return (*read_topic(sources.cards_dir, path, raw), {})
+    known = cache.load_texts(sources.cache_dir, rel, sources.env)
+    return read_topic_by_card(sources.cards_dir, path, raw, known)
 
 
 def _outline(result: TopicResult | Topic, sources: Sources) -> tuple:
@@ -226,7 +237,7 @@ def with_notes(sources: Sources, result: TopicResult) -> TopicResult:
         shard = cache.load_shard(sources.cache_dir, rec.source, sources.env)
         if all(n.key in shard and shard[n.key].images_match(sources.inputs) for n in rec.notes):
             return replace(result, notes=tuple(shard[n.key].note for n in rec.notes))
-    topic, _ = _parse(sources, rec.source)
+    topic, _, _ = _parse(sources, rec.source)
     assert topic is not None  # it parsed in the build that recorded it, bytes the same
     with _Rendering(sources) as rendering:
         rendering.add(topic)

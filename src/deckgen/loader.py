@@ -7,12 +7,14 @@ problem can name the line it is on; all problems are gathered before failing.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
-from deckgen import COMBINED, yamltree
+from deckgen import COMBINED, chunks, yamltree
 from deckgen.anki_names import anki_tag, deck_key
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
@@ -29,6 +31,10 @@ TOPIC_REQUIRED = ("deck", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
 SIDES = ("front", "back")  # what a card has unless it is a cloze
+# The cards of a file by their text (hashed), as read_topic_by_card gives them back: the
+# number of values in the text, and (id, line, front, back, cloze, extra, tags, allow)
+# with each text as (source, line), lines counted from the text's first.
+Known = dict[bytes, tuple[int, tuple]]
 
 
 def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,
@@ -40,6 +46,22 @@ def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,
     return topic, reader.problems
 
 
+def read_topic_by_card(cards_dir: Path, path: Path, raw: bytes, known: Known,
+                       ) -> tuple[Topic | None, list[Problem], Known]:
+    """read_topic(), parsing only the cards whose text is not in `known` (what this gave
+    for the file before) where the file can be cut at its cards (chunks.cut); and this
+    file's cards by their text, for the next time. Any problem, or any doubt about
+    `known` (a cache), means the whole file is read as read_topic() reads it."""
+    reader = _FileReader(cards_dir, path)
+    try:
+        topic = reader.read_by_card(raw, known)
+    except (yaml.YAMLError, ValueError, TypeError):
+        topic = None
+    if topic is not None and not reader.problems:
+        return topic, [], reader.texts
+    return (*read_topic(cards_dir, path, raw), {})
+
+
 class _FileReader:
     def __init__(self, cards_dir: Path, path: Path):
         self.path = path
@@ -48,18 +70,74 @@ class _FileReader:
         # Source must not change when nothing in it did.
         self.label = path.relative_to(cards_dir).as_posix()
         self.problems: list[Problem] = []
+        self.texts: Known = {}  # read_by_card(): the cards read, by their text
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.shown, line, message))
 
     def read(self, raw: bytes) -> Topic | None:
+        text = self._decoded(raw)
+        root = self._parse(text) if text is not None else None
+        return self._topic(root, self._cards) if root is not None else None
+
+    def read_by_card(self, raw: bytes, known: Known) -> Topic | None:
+        """read(), parsing only the cards whose text is not in `known`; None where the
+        file cannot be cut at its cards, or anything is wrong (read() then says what)."""
+        text = self._decoded(raw)
+        parts = chunks.cut(text) if text is not None else None
+        if parts is None:
+            return None
+        root, size = yamltree.compose_counted(parts.rest)
+        cards = []
+        for chunk in parts.chunks:
+            key = hashlib.sha256(chunk.text.encode()).digest()[:16]
+            entry = known.get(key) or self._chunk(chunk.text)
+            if entry is None:
+                return None
+            self.texts[key] = entry
+            size += entry[0]
+            if size > yamltree.MAX_NODES:
+                return None
+            cards.append(_card_at(entry[1], chunk.line - 1, self.shown))
+
+        def spliced(node: yaml.Node | None) -> list[Card]:
+            if not (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
+                    and _line(node) == parts.cards_line):
+                raise ValueError("the cards' key is not where the cut found it")
+            return cards
+
+        return self._topic(root, spliced) if isinstance(root, yaml.MappingNode) else None
+
+    def _chunk(self, text: str) -> tuple[int, tuple] | None:
+        """One item of the list of cards, parsed alone: the number of values in it, and
+        its card as a tuple, lines counted from the item's first."""
+        node, size = yamltree.compose_counted(text)
+        if not (isinstance(node, yaml.SequenceNode) and len(node.value) == 1):
+            return None
+        card = self._card(node.value[0], 1)
+        return (size, _card_tuple(card)) if card is not None else None
+
+    def _decoded(self, raw: bytes) -> str | None:
         if char := CONTROL.search(self.label):
             self.error(1, f"the file's path has control character U+{ord(char.group()):04X};"
                           " rename it")
             return None
-        root = self._parse(raw)
-        if root is None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x});"
+                             " save it as UTF-8")
             return None
+        text = text.removeprefix("\ufeff")
+        controls = list(CONTROL.finditer(text))
+        for match in controls[:10]:  # checked here: libyaml stops with no line at the first
+            self.error(text.count("\n", 0, match.start()) + 1,
+                       f"control character U+{ord(match.group()):04X}; delete it")
+        return None if controls else text
+
+    def _topic(self, root: yaml.Node, cards_of: Callable[[yaml.Node | None], list[Card]],
+               ) -> Topic | None:
         if not isinstance(root, yaml.MappingNode):
             self.error(_line(root), "a topic file must be a mapping with 'deck' and 'cards'")
             return None
@@ -76,26 +154,12 @@ class _FileReader:
                        f"topic id '{COMBINED}' is reserved for the combined package")
         deck = self._deck(entries.get("deck"))
         tags = self._tags(entries.get("tags"))
-        cards = self._cards(entries.get("cards"))
+        cards = cards_of(entries.get("cards"))
         if deck is None or topic_id is None:
             return None
         return Topic(topic_id, deck, self.path, self.label, tuple(cards), tags)
 
-    def _parse(self, raw: bytes) -> yaml.Node | None:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = raw[: e.start].count(b"\n") + 1
-            self.error(line, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x});"
-                             " save it as UTF-8")
-            return None
-        text = text.removeprefix("\ufeff")
-        controls = list(CONTROL.finditer(text))
-        for match in controls[:10]:  # checked here: libyaml stops with no line at the first
-            self.error(text.count("\n", 0, match.start()) + 1,
-                       f"control character U+{ord(match.group()):04X}; delete it")
-        if controls:
-            return None
+    def _parse(self, text: str) -> yaml.Node | None:
         try:
             node = yamltree.compose(text)
         except yamltree.TooLarge as e:
@@ -239,6 +303,31 @@ class _FileReader:
 
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
+
+
+def _card_tuple(card: Card) -> tuple:
+    """A card as plain values, its lines counted from its first (a cache keeps it)."""
+    first = card.where.line - 1
+    texts = [(t.source, t.where.line - first) if t else None
+             for t in (card.front, card.back, card.cloze, card.extra)]
+    return (card.id, card.where.line - first, *texts, card.tags, card.allow)
+
+
+def _card_at(values: tuple, offset: int, shown: str) -> Card:
+    """The card of _card_tuple(), `offset` lines further down the file shown as `shown`;
+    ValueError if the values are not such a card's (a damaged cache)."""
+    card_id, line, *texts, tags, allow = values
+    if not (type(card_id) is str and type(line) is int and len(texts) == 4
+            and all(t is None or (type(t[0]) is str and type(t[1]) is int) for t in texts)
+            and _strings(tags) and _strings(allow)):
+        raise ValueError("not a card")
+    return Card(card_id, Location(shown, line + offset),
+                *(Text(t[0], Location(shown, t[1] + offset)) if t else None for t in texts),
+                tags=tags, allow=allow)
+
+
+def _strings(values) -> bool:
+    return type(values) is tuple and all(type(v) is str for v in values)
 
 
 Outline = tuple[str, str, str, list[tuple[str, int, tuple[str, ...]]]]

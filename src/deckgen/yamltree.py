@@ -28,9 +28,16 @@ def compose(text: str) -> yaml.Node | None:
     """The document's root node, or None for an empty document.
 
     Raises yaml.YAMLError for invalid YAML and TooLarge past a limit."""
+    return compose_counted(text)[0]
+
+
+def compose_counted(text: str) -> tuple[yaml.Node | None, int]:
+    """compose(), and the number of values in the document (aliases counted each time
+    they are used): parts of a file composed apart may not hold more than the whole may."""
     loader = Parser(text)
     try:
-        return _Composer(loader).document()
+        composer = _Composer(loader)
+        return composer.document(), composer.nodes
     finally:
         loader.dispose()
 

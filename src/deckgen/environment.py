@@ -14,7 +14,7 @@ from deckgen import __version__, resources
 
 CACHE_DIR = ".deckgen-cache"  # in the output folder: the build's own files
 RENDER_VERSION = 1  # bump when rendering changes in a way the versions below miss
-LIBRARIES = ("markdown", "pymdownx", "pygments", "genanki", "nh3")
+LIBRARIES = ("markdown", "pymdownx", "pygments", "nh3")
 
 
 def digest() -> str:

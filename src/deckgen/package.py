@@ -1,5 +1,5 @@
-"""Write .apkg files: genanki's collection schema, note types and decks, with the notes
-and cards inserted in bulk and each note stamped with its own mtime.
+"""Write .apkg files: a collection (collection.py) with the notes and cards inserted in
+bulk and each note stamped with its own mtime.
 
 A topic's package is written from its notes. The combined package is assembled in SQL
 from the topics' collections: those written in this build and, for topics that did not
@@ -21,11 +21,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import genanki
-from genanki.apkg_col import APKG_COL
-from genanki.apkg_schema import APKG_SCHEMA
-
-from deckgen import cloze, deflate, ids
+from deckgen import cloze, collection, deflate, ids
 from deckgen.atomic import temp_beside
 from deckgen.model import Media, Note
 from deckgen.notetypes import NoteType
@@ -57,22 +53,6 @@ class Part:
     copy: Path | None = None
 
 
-class _StampedModel(genanki.Model):
-    def __init__(self, notetype: NoteType, mtime: int):
-        super().__init__(
-            notetype.id, notetype.name,
-            fields=[{"name": name} for name in notetype.fields],
-            templates=[{"name": notetype.card_name, "qfmt": notetype.front,
-                        "afmt": notetype.back}],
-            css=notetype.css,
-            model_type=genanki.Model.CLOZE if notetype.is_cloze else genanki.Model.FRONT_BACK,
-        )
-        self.mtime = mtime
-
-    def to_json(self, timestamp: float, deck_id: int) -> dict:
-        return super().to_json(self.mtime, deck_id)
-
-
 def write_topic(path: Path, content: DeckContent, notetypes: dict[str, NoteType],
                 notetype_mtimes: dict[str, int], note_mtimes: dict[str, int],
                 ) -> tuple[Path, Path]:
@@ -80,12 +60,11 @@ def write_topic(path: Path, content: DeckContent, notetypes: dict[str, NoteType]
     `path`. The caller moves the package into place once every package of the build is
     written, so a failure never leaves a mixed set, and uses the collection for the
     combined package."""
-    models = _models(notetypes, notetype_mtimes)
     database = temp_beside(path)
     try:
         with _open(database) as conn:
-            _add_decks(conn, [content.deck], models)
-            _add_notes(conn, content, models, note_mtimes, itertools.count(_now_ms()))
+            _create(conn, [content.deck], notetypes, notetype_mtimes)
+            _add_notes(conn, content, notetypes, note_mtimes, itertools.count(_now_ms()))
         return _zip(path, database, _unique(content.media)), database
     except BaseException:
         database.unlink(missing_ok=True)
@@ -99,7 +78,7 @@ def write_combined(path: Path, parts: list[Part], notetypes: dict[str, NoteType]
     database = temp_beside(path)
     try:
         with _open(database) as conn:
-            _add_decks(conn, [p.deck for p in parts], _models(notetypes, notetype_mtimes))
+            _create(conn, [p.deck for p in parts], notetypes, notetype_mtimes)
             next_id, position = _now_ms(), 0
             for part in parts:
                 next_id, position = _copy_rows(conn, _collection_of(part), next_id, position)
@@ -136,10 +115,6 @@ def _unique(media) -> list[Media]:
     return sorted({m.name: m for m in media}.values(), key=lambda m: m.name)
 
 
-def _models(notetypes: dict[str, NoteType], mtimes: dict[str, int]) -> dict:
-    return {key: _StampedModel(nt, mtimes[key]) for key, nt in notetypes.items()}
-
-
 def _now_ms() -> int:
     return time.time_ns() // 10**6  # row ids start at the build time, as Anki's own do
 
@@ -150,31 +125,25 @@ def _open(database: Path) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(database)) as conn:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.executescript(APKG_SCHEMA)
-        conn.executescript(APKG_COL)
         yield conn
         conn.commit()
 
 
-def _add_decks(conn: sqlite3.Connection, decks: list[Deck], models: dict) -> None:
-    """Decks and note types, as genanki writes them."""
-    cursor = conn.cursor()
-    for deck in decks:
-        written = genanki.Deck(ids.deck_id(deck.topic_id), deck.name)
-        for model in models.values():
-            written.add_model(model)
-        written.write_to_db(cursor, 0, None)
+def _create(conn: sqlite3.Connection, decks: list[Deck], notetypes: dict[str, NoteType],
+            mtimes: dict[str, int]) -> None:
+    collection.create(conn, [(ids.deck_id(d.topic_id), d.name) for d in decks], notetypes,
+                      mtimes)
 
 
-def _add_notes(conn: sqlite3.Connection, content: DeckContent, models: dict,
+def _add_notes(conn: sqlite3.Connection, content: DeckContent, notetypes: dict[str, NoteType],
                note_mtimes: dict[str, int], row_ids: Iterator[int]) -> None:
     deck_id = ids.deck_id(content.deck.topic_id)
     notes, cards = [], []
     for note in content.notes:
-        model = models[note.notetype]
-        _guard(note, model)
+        notetype = notetypes[note.notetype]
+        _guard(note, notetype)
         note_id, mtime = next(row_ids), note_mtimes[note.card_id]
-        notes.append((note_id, note.guid, model.model_id, mtime, -1,
+        notes.append((note_id, note.guid, notetype.id, mtime, -1,
                       f" {' '.join(note.tags)} ", "\x1f".join(note.fields), note.fields[0],
                       0, 0, ""))
         position = len(notes) - 1  # new cards come in note order, as Anki numbers them
@@ -184,12 +153,12 @@ def _add_notes(conn: sqlite3.Connection, content: DeckContent, models: dict,
     conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
 
 
-def _guard(note: Note, model: genanki.Model) -> None:
+def _guard(note: Note, notetype: NoteType) -> None:
     """What genanki checks, since deckgen writes the rows itself: a note with the wrong
     number of fields, or a card ordinal below 0, makes Anki refuse the whole package."""
-    if len(note.fields) != len(model.fields):
+    if len(note.fields) != len(notetype.fields):
         raise ValueError(f"note '{note.card_id}' has {len(note.fields)} fields;"
-                         f" its note type has {len(model.fields)}")
+                         f" its note type has {len(notetype.fields)}")
     ordinals = card_ordinals(note)
     if not ordinals or ordinals[0] < 0:
         raise ValueError(f"note '{note.card_id}' has no card, or a card ordinal below 0")

@@ -318,7 +318,8 @@ def _card_at(values: tuple, offset: int, shown: str) -> Card:
     ValueError if the values are not such a card's (a damaged cache)."""
     card_id, line, *texts, tags, allow = values
     if not (type(card_id) is str and type(line) is int and len(texts) == 4
-            and all(t is None or (type(t[0]) is str and type(t[1]) is int) for t in texts)
+            and all(t is None or (type(t) is tuple and len(t) == 2 and type(t[0]) is str
+                                  and type(t[1]) is int) for t in texts)
             and _strings(tags) and _strings(allow)):
         raise ValueError("not a card")
     return Card(card_id, Location(shown, line + offset),

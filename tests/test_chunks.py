@@ -144,7 +144,10 @@ def test_a_damaged_cache_of_known_cards_reads_the_whole_file(tmp_path):
                     (1, ("a", "1", None, None, None, None, (), ())), ("x", ()),
                     (1, ("a", 1, ("f", 1), None, None, None, ["t"], ())),
                     (1, ("a", 1, ("f",), None, None, None, (), ())),
-                    (1, ("a", 1, "f1", None, None, None, (), ())), (1, ())]:
+                    (1, ("a", 1, "f1", None, None, None, (), ())), (1, ()),
+                    (1, ("a", 1, None, None, None, None, (), ())),
+                    (1, ("a", 1, ("f", 1), None, ("c", 1), None, (), ())),
+                    (1, ("A b", 1, ("f", 1), ("b", 2), None, None, (), ()))]:
         topic, problems, _ = read_topic_by_card(tmp_path, path, USUAL.encode(),
                                                 {**known, key: damaged})
         assert (topic, problems) == whole, damaged

@@ -317,9 +317,12 @@ def _card_at(values: tuple, offset: int, shown: str) -> Card:
     """The card of _card_tuple(), `offset` lines further down the file shown as `shown`;
     ValueError if the values are not such a card's (a damaged cache)."""
     card_id, line, *texts, tags, allow = values
-    if not (type(card_id) is str and type(line) is int and len(texts) == 4
+    if not (type(card_id) is str and SLUG.match(card_id) and type(line) is int
+            and len(texts) == 4
             and all(t is None or (type(t) is tuple and len(t) == 2 and type(t[0]) is str
                                   and type(t[1]) is int) for t in texts)
+            # the sides a card has: front and back, or a cloze
+            and [t is not None for t in texts[:3]] in ([True, True, False], [False, False, True])
             and _strings(tags) and _strings(allow)):
         raise ValueError("not a card")
     return Card(card_id, Location(shown, line + offset),

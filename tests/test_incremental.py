@@ -201,14 +201,14 @@ def test_check_and_diff_read_the_cache_and_write_nothing(cards, tmp_path, monkey
     lambda out: _topic_line(out, lambda row: row[:5]),
     lambda out: [_replace_with_folder(p) for p in out.rglob("*.anki2")],
     lambda out: _replace_with_folder(out / ".deckgen-cache" / "collections").touch(),
-    lambda out: [p.write_bytes(p.read_bytes()[:60]) for p in out.rglob("*.texts")],
+    lambda out: [p.write_bytes(p.read_bytes()[:60]) for p in out.rglob("*.known")],
     lambda out: [p.write_bytes(b'["deckgen cache", 1]\ncos\nsystem\n(S"exit 3"\ntR.')
-                 for p in out.rglob("*.texts")],
-    lambda out: [_forge_texts(p) for p in out.rglob("*.texts")],
+                 for p in out.rglob("*.known")],
+    lambda out: [_forge_known_cards(p) for p in out.rglob("*.known")],
 ], ids=["record-shape", "record-types", "record-body", "record-bytes", "shard-cut",
         "shard-header", "package", "shard-values", "record-line-source", "record-line-dict",
-        "record-line-short", "copies-folders", "collections-file", "texts-cut",
-        "texts-header", "texts-values"])
+        "record-line-short", "copies-folders", "collections-file", "known-cut",
+        "known-header", "known-values"])
 def test_a_damaged_cache_heals_silently(cards, tmp_path, damage):
     out = tmp_path / "build"
     build(cards, out)
@@ -229,7 +229,7 @@ def _topic_line(out: Path, change) -> None:
     path.write_bytes(b"\n".join(lines))
 
 
-def _forge_texts(path: Path) -> None:
+def _forge_known_cards(path: Path) -> None:
     """Keep the header, give every known card text values of the wrong shape."""
     header, body = path.read_bytes().split(b"\n", 1)
     forged = dict.fromkeys(pickle.loads(body), (1, ("a", 1, None, None, None, None, (), ())))

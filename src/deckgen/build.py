@@ -397,8 +397,11 @@ def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir
     for topic in topics:
         if topic.shard is not None:  # read in this build
             cache.save_shard(cache_dir, topic.record.source, the_plan.sources.env, topic.shard)
-        if topic.texts:  # read in this build, card by card
-            cache.save_texts(cache_dir, topic.record.source, the_plan.sources.env, topic.texts)
+        # Read in this build, card by card. (A file read whole keeps the known cards of an
+        # earlier build: they are known by their text, so never wrong, only fewer.)
+        if topic.known_cards:
+            cache.save_known_cards(cache_dir, topic.record.source, the_plan.sources.env,
+                                   topic.known_cards)
     cache.prune(cache_dir, [t.record.source for t in topics])
     _forget_collections(out_dir, {t.record.id for t in topics} - stale)
     save_dumped(cards_dir / STATE_FILE, the_plan.state_text)

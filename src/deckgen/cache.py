@@ -5,8 +5,8 @@ from the file, by their text, so that the next build parses only the texts it ha
 seen (loader.read_topic_by_card). A key is a hash of everything a card's HTML depends
 on: its source text, its topic's label (the file's path in the cards folder) and tags,
 and the environment (deckgen's own files, the note type templates and CSS, and the
-installed Markdown, pymdown-extensions, Pygments and nh3). An upgrade or a template
-change gives every card a new key, so stale HTML is never served. A cached card also
+installed Markdown, pymdown-extensions, Pygments, nh3 and PyYAML). An upgrade or a
+template change gives every card a new key, so stale HTML is never served. A cached card also
 names the images it shows with their hashes, and is reused only while they match.
 
 The cache is disposable: a shard that is missing, damaged or made by other code is
@@ -28,7 +28,7 @@ from deckgen.errors import Problem
 from deckgen.model import Card, Compact, Note, Topic
 
 if TYPE_CHECKING:
-    from deckgen.loader import Known
+    from deckgen.loader import KnownCards
 
 VERSION = 1
 
@@ -105,9 +105,9 @@ def _save(path: Path, source: str, env: str, value: object) -> None:
         pickle.dump(value, f, pickle.HIGHEST_PROTOCOL)
 
 
-def load_texts(folder: Path, source: str, env: str) -> Known:
+def load_known_cards(folder: Path, source: str, env: str) -> KnownCards:
     """The cards read from one source file by their text, or none."""
-    known = _load(_texts_path(folder, source), source, env)
+    known = _load(_known_cards_path(folder, source), source, env)
     if not isinstance(known, dict) or not all(
             type(key) is bytes and type(entry) is tuple and len(entry) == 2
             and type(entry[0]) is int and entry[0] > 0 and type(entry[1]) is tuple
@@ -116,18 +116,18 @@ def load_texts(folder: Path, source: str, env: str) -> Known:
     return known
 
 
-def save_texts(folder: Path, source: str, env: str, known: Known) -> None:
-    _save(_texts_path(folder, source), source, env, known)
+def save_known_cards(folder: Path, source: str, env: str, known: KnownCards) -> None:
+    _save(_known_cards_path(folder, source), source, env, known)
 
 
-def _texts_path(folder: Path, source: str) -> Path:
-    return shard_path(folder, source).with_suffix(".texts")
+def _known_cards_path(folder: Path, source: str) -> Path:
+    return shard_path(folder, source).with_suffix(".known")
 
 
 def prune(folder: Path, sources: list[str]) -> None:
-    """Remove the shards (and texts) of sources that are gone."""
+    """Remove the shards (and known cards) of sources that are gone."""
     keep = {shard_path(folder, s).stem for s in sources}
-    for path in [*folder.glob("*.cards"), *folder.glob("*.texts")]:
+    for path in [*folder.glob("*.cards"), *folder.glob("*.known")]:
         if path.stem not in keep:
             path.unlink(missing_ok=True)
 

@@ -1,21 +1,23 @@
 """A topic file cut into the text of each card and the rest, so that a build parses
 only the cards whose text it has not seen before (loader.read_topic_by_card).
 
-The cut is made only where it cannot change what the YAML means: one `cards:` key at
-the start of a line, then a block list whose items start at one indentation with "- ",
-every other line of the list indented deeper, blank, or a comment. Then each item
-parses alone as it does in the file, and the rest of the file, with the list's lines
-left blank, parses as it does with them. Any other layout (a flow list, tabs, odd line
-breaks, a line that would end the list early) is not cut: the whole file is parsed.
+The cut is made only in a file laid out as topics usually are: no directive, one
+`cards:` key at the start of a line, then a block list whose items start at one
+indentation with "- ", every other line of the list indented deeper, blank, or a
+comment. Any other layout (a flow list, tabs, odd line breaks, a line that would end the
+list early) is not cut. Even so, an item may mean something else alone (an alias to an
+anchor elsewhere, an anchor used after it): the reader checks that too, and reads the
+whole file when in doubt (loader.read_topic_by_card).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 # The `cards:` key, at the start of a line and with nothing after it but a comment.
-CARDS_KEY = re.compile(r"cards:[ ]*(?:#[^\r\n]*)?(?:\r?\n|\Z)")
+CARDS_KEY = re.compile(r"cards:(?:[ ]+#[^\r\n]*|[ ]*)(?:\r?\n|\Z)")
 # Blank and comment lines, then the first item: its indentation is the list's.
 FIRST_ITEM = re.compile(r"\n(?:[ ]*(?:#[^\n]*)?\r?\n)*?(?P<indent>[ ]*)- ")
 # Line breaks YAML knows besides \n and \r\n: a cut by lines would not see them.
@@ -37,6 +39,8 @@ def cut(text: str) -> Cut | None:
     """The file cut at its cards, or None if it is not laid out so that it can be."""
     if any(b in text for b in ODD_BREAKS) or text.count("\r") != text.count("\r\n"):
         return None
+    if text.startswith("%") or "\n%" in text:
+        return None  # a directive: %TAG may give tags another meaning in the whole file
     keys = [at + 1 for at in _find_all(text, "\ncards:")]
     keys = [0, *keys] if text.startswith("cards:") else keys
     key = CARDS_KEY.match(text, keys[0]) if len(keys) == 1 else None
@@ -63,7 +67,7 @@ def cut(text: str) -> Cut | None:
     return Cut(rest, cards_line, chunks)
 
 
-def _find_all(text: str, needle: str):
+def _find_all(text: str, needle: str) -> Iterator[int]:
     at = text.find(needle)
     while at != -1:
         yield at

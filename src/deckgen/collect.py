@@ -18,7 +18,7 @@ from deckgen import cache, record
 from deckgen.cache import Rendered, Shard, card_key
 from deckgen.errors import Problem
 from deckgen.lints import bank_problems, card_problems
-from deckgen.loader import Known, cross_file_problems, read_topic, read_topic_by_card
+from deckgen.loader import KnownCards, cross_file_problems, read_topic, read_topic_by_card
 from deckgen.model import Card, Note, NoteInfo, Topic
 from deckgen.record import Record, TopicRecord
 from deckgen.sources import is_source
@@ -47,7 +47,7 @@ class TopicResult:
     topic: Topic | None = None  # the parsed file, if it was read in this build
     notes: tuple[Note, ...] | None = None  # the rendered notes, fields and all
     shard: Shard | None = None  # its rendered cards by key, to cache, if read in this build
-    texts: Known | None = None  # its cards by their text, to cache, if read in this build
+    known_cards: KnownCards | None = None  # by their text, to cache, if read card by card
 
 
 @dataclass
@@ -79,7 +79,7 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
     old = previous.topic_records() if previous.environment == sources.env else {}
     results: list[TopicResult | Topic] = []
     problems: list[Problem] = list(sources.unreadable)  # never a topic silently gone
-    texts: dict[Path, Known] = {}  # the cards of each file read, by their text
+    known_cards: dict[Path, KnownCards] = {}  # of each file read, by their text
     with _Rendering(sources) as rendering:
         for rel in sorted(r for r in sources.files if is_source(r)):
             kept = None if everything else old.get(rel)
@@ -91,13 +91,13 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
             problems += found
             if topic is not None:
                 results.append(topic)
-                texts[topic.source] = known
+                known_cards[topic.source] = known
                 rendering.add(topic)  # workers render it while the next file is parsed
         problems += cross_file_problems([_outline(r, sources) for r in results])
         rendered, found = rendering.finish(progress)
     problems += found
-    topics = [r if isinstance(r, TopicResult) else replace(rendered[r.source],
-                                                           texts=texts[r.source])
+    topics = [r if isinstance(r, TopicResult)
+              else replace(rendered[r.source], known_cards=known_cards[r.source])
               for r in results]
     if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
         problems += bank_problems(sources.cards_dir, sources.inputs,
@@ -110,7 +110,7 @@ def _unchanged(kept: TopicRecord, sources: Sources, previous: Record) -> bool:
             and all(sources.inputs.get(i) == previous.inputs.get(i) for i in kept.images))
 
 
-def _parse(sources: Sources, rel: str) -> tuple[Topic | None, list[Problem], Known]:
+def _parse(sources: Sources, rel: str) -> tuple[Topic | None, list[Problem], KnownCards]:
     """The topic, its problems, and its cards by their text (to cache: the next build
     parses only the cards whose text changed)."""
     raw = sources.files[rel]
@@ -120,7 +120,7 @@ def _parse(sources: Sources, rel: str) -> tuple[Topic | None, list[Problem], Kno
     path = sources.cards_dir / rel
     if sources.cache_dir is None:
         return (*read_topic(sources.cards_dir, path, raw), {})
-    known = cache.load_texts(sources.cache_dir, rel, sources.env)
+    known = cache.load_known_cards(sources.cache_dir, rel, sources.env)
     return read_topic_by_card(sources.cards_dir, path, raw, known)
 
 

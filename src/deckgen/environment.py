@@ -14,7 +14,8 @@ from deckgen import __version__, resources
 
 CACHE_DIR = ".deckgen-cache"  # in the output folder: the build's own files
 RENDER_VERSION = 1  # bump when rendering changes in a way the versions below miss
-LIBRARIES = ("markdown", "pymdownx", "pygments", "nh3")
+# What rendering depends on, and PyYAML: the cache keeps cards as it read them.
+LIBRARIES = ("markdown", "pymdownx", "pygments", "nh3", "yaml")
 
 
 def digest() -> str:

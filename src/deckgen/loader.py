@@ -31,10 +31,15 @@ TOPIC_REQUIRED = ("deck", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
 SIDES = ("front", "back")  # what a card has unless it is a cloze
-# The cards of a file by their text (hashed), as read_topic_by_card gives them back: the
-# number of values in the text, and (id, line, front, back, cloze, extra, tags, allow)
-# with each text as (source, line), lines counted from the text's first.
-Known = dict[bytes, tuple[int, tuple]]
+# The cards of a file by the hash of their text, as read_topic_by_card gives them back:
+# the number of values in the text, and (id, line, front, back, cloze, extra, tags,
+# allow) with each text as (source, line), lines counted from the text's first.
+KnownCards = dict[bytes, tuple[int, tuple]]
+
+
+class _Refused(Exception):
+    """The file, or what is known of its cards, is not such that it can be read card by
+    card exactly as it reads whole."""
 
 
 def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,
@@ -46,19 +51,20 @@ def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,
     return topic, reader.problems
 
 
-def read_topic_by_card(cards_dir: Path, path: Path, raw: bytes, known: Known,
-                       ) -> tuple[Topic | None, list[Problem], Known]:
+def read_topic_by_card(cards_dir: Path, path: Path, raw: bytes, known: KnownCards,
+                       ) -> tuple[Topic | None, list[Problem], KnownCards]:
     """read_topic(), parsing only the cards whose text is not in `known` (what this gave
     for the file before) where the file can be cut at its cards (chunks.cut); and this
-    file's cards by their text, for the next time. Any problem, or any doubt about
-    `known` (a cache), means the whole file is read as read_topic() reads it."""
+    file's cards by their text, for the next time (none if the file was read whole).
+    Any problem, any doubt, or a value of the wrong shape in `known` (a cache) means the
+    whole file is read as read_topic() reads it."""
     reader = _FileReader(cards_dir, path)
     try:
         topic = reader.read_by_card(raw, known)
-    except (yaml.YAMLError, ValueError, TypeError):
+    except (yaml.YAMLError, yamltree.TooLarge, _Refused):
         topic = None
     if topic is not None and not reader.problems:
-        return topic, [], reader.texts
+        return topic, [], reader.known_cards
     return (*read_topic(cards_dir, path, raw), {})
 
 
@@ -70,7 +76,7 @@ class _FileReader:
         # Source must not change when nothing in it did.
         self.label = path.relative_to(cards_dir).as_posix()
         self.problems: list[Problem] = []
-        self.texts: Known = {}  # read_by_card(): the cards read, by their text
+        self.known_cards: KnownCards = {}  # read_by_card(): the cards read, by their text
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.shown, line, message))
@@ -80,42 +86,50 @@ class _FileReader:
         root = self._parse(text) if text is not None else None
         return self._topic(root, self._cards) if root is not None else None
 
-    def read_by_card(self, raw: bytes, known: Known) -> Topic | None:
-        """read(), parsing only the cards whose text is not in `known`; None where the
-        file cannot be cut at its cards, or anything is wrong (read() then says what)."""
+    def read_by_card(self, raw: bytes, known: KnownCards) -> Topic | None:
+        """read(), parsing only the cards whose text is not in `known`; raises _Refused
+        where the file cannot be read so (read() then says what is wrong, if anything)."""
         text = self._decoded(raw)
         parts = chunks.cut(text) if text is not None else None
         if parts is None:
-            return None
-        root, size = yamltree.compose_counted(parts.rest)
+            raise _Refused("not cut")
+        rest = yamltree.compose_counted(parts.rest)
+        values = rest.values
         cards = []
         for chunk in parts.chunks:
             key = hashlib.sha256(chunk.text.encode()).digest()[:16]
             entry = known.get(key) or self._chunk(chunk.text)
-            if entry is None:
-                return None
-            self.texts[key] = entry
-            size += entry[0]
-            if size > yamltree.MAX_NODES:
-                return None
+            if not (type(entry) is tuple and len(entry) == 2 and type(entry[0]) is int
+                    and entry[0] > 0):
+                raise _Refused("not what _chunk() gives")
+            self.known_cards[key] = entry
+            values += entry[0]
+            if values > yamltree.MAX_NODES:
+                raise _Refused("too large: read() says so")
             cards.append(_card_at(entry[1], chunk.line - 1, self.shown))
 
         def spliced(node: yaml.Node | None) -> list[Card]:
             if not (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
                     and _line(node) == parts.cards_line):
-                raise ValueError("the cards' key is not where the cut found it")
+                raise _Refused("the cards' key is not where the cut found it")
             return cards
 
-        return self._topic(root, spliced) if isinstance(root, yaml.MappingNode) else None
+        if not isinstance(rest.root, yaml.MappingNode):
+            raise _Refused("not a mapping: read() says so")
+        return self._topic(rest.root, spliced)
 
-    def _chunk(self, text: str) -> tuple[int, tuple] | None:
+    def _chunk(self, text: str) -> tuple[int, tuple]:
         """One item of the list of cards, parsed alone: the number of values in it, and
         its card as a tuple, lines counted from the item's first."""
-        node, size = yamltree.compose_counted(text)
+        node, values, anchored = yamltree.compose_counted(text)
+        if anchored:  # its anchor could be what an alias after it means
+            raise _Refused("an anchor")
         if not (isinstance(node, yaml.SequenceNode) and len(node.value) == 1):
-            return None
+            raise _Refused("not one item")
         card = self._card(node.value[0], 1)
-        return (size, _card_tuple(card)) if card is not None else None
+        if card is None:
+            raise _Refused("not a card: read() says why")
+        return values, _card_tuple(card)
 
     def _decoded(self, raw: bytes) -> str | None:
         if char := CONTROL.search(self.label):
@@ -306,31 +320,35 @@ def _line(node: yaml.Node) -> int:
 
 
 def _card_tuple(card: Card) -> tuple:
-    """A card as plain values, its lines counted from its first (a cache keeps it)."""
-    first = card.where.line - 1
-    texts = [(t.source, t.where.line - first) if t else None
+    """A card read from its own text, as plain values (for the cache)."""
+    texts = [(t.source, t.where.line) if t else None
              for t in (card.front, card.back, card.cloze, card.extra)]
-    return (card.id, card.where.line - first, *texts, card.tags, card.allow)
+    return (card.id, card.where.line, *texts, card.tags, card.allow)
 
 
 def _card_at(values: tuple, offset: int, shown: str) -> Card:
     """The card of _card_tuple(), `offset` lines further down the file shown as `shown`;
-    ValueError if the values are not such a card's (a damaged cache)."""
-    card_id, line, *texts, tags, allow = values
-    if not (type(card_id) is str and SLUG.match(card_id) and type(line) is int
-            and len(texts) == 4
-            and all(t is None or (type(t) is tuple and len(t) == 2 and type(t[0]) is str
-                                  and type(t[1]) is int) for t in texts)
-            # the sides a card has: front and back, or a cloze
-            and [t is not None for t in texts[:3]] in ([True, True, False], [False, False, True])
-            and _strings(tags) and _strings(allow)):
-        raise ValueError("not a card")
+    _Refused if the values are not of the shape of such a card's (a damaged cache)."""
+    try:
+        card_id, line, *texts, tags, allow = values
+        sound = (type(card_id) is str and SLUG.match(card_id) and type(line) is int
+                 and len(texts) == 4
+                 and all(t is None or (type(t) is tuple and len(t) == 2 and type(t[0]) is str
+                                       and type(t[1]) is int) for t in texts)
+                 # the sides a card has: front and back, or a cloze
+                 and [t is not None for t in texts[:3]] in ([True, True, False],
+                                                             [False, False, True])
+                 and _strings(tags) and _strings(allow))
+    except (TypeError, ValueError) as e:
+        raise _Refused("not a card's values") from e
+    if not sound:
+        raise _Refused("not a card's values")
     return Card(card_id, Location(shown, line + offset),
                 *(Text(t[0], Location(shown, t[1] + offset)) if t else None for t in texts),
                 tags=tags, allow=allow)
 
 
-def _strings(values) -> bool:
+def _strings(values: object) -> bool:
     return type(values) is tuple and all(type(v) is str for v in values)
 
 

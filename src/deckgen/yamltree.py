@@ -11,6 +11,8 @@ the tree walks at most MAX_NODES nodes.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import yaml
 
 Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where installed
@@ -28,16 +30,23 @@ def compose(text: str) -> yaml.Node | None:
     """The document's root node, or None for an empty document.
 
     Raises yaml.YAMLError for invalid YAML and TooLarge past a limit."""
-    return compose_counted(text)[0]
+    return compose_counted(text).root
 
 
-def compose_counted(text: str) -> tuple[yaml.Node | None, int]:
-    """compose(), and the number of values in the document (aliases counted each time
-    they are used): parts of a file composed apart may not hold more than the whole may."""
+class Composed(NamedTuple):
+    root: yaml.Node | None
+    values: int  # aliases counted each time they are used
+    anchored: bool  # whether it defines an anchor
+
+
+def compose_counted(text: str) -> Composed:
+    """compose(), with what parts of a file composed apart need: their values may not add
+    up to more than the whole may hold, and an anchor defined in one may be used after."""
     loader = Parser(text)
     try:
         composer = _Composer(loader)
-        return composer.document(), composer.nodes
+        root = composer.document()
+        return Composed(root, composer.nodes, bool(composer.anchors or composer.open_anchors))
     finally:
         loader.dispose()
 

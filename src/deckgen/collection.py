@@ -66,8 +66,9 @@ MUSTACHE_VARIABLE = re.compile(r"\{\{\s*([^#^/!>{&=][^}]*?)\s*\}\}")
 
 def create(conn: sqlite3.Connection, decks: list[tuple[int, str]],
            notetypes: dict[str, NoteType], mtimes: dict[str, int]) -> None:
-    """The tables and settings row of a new collection, with `decks` ((id, name) each)
-    and the note types, each stamped with its mtime."""
+    """The tables and settings row of a new collection, with `decks` ((id, name) each,
+    at least one) and the note types, each stamped with its mtime."""
+    assert decks, "a package holds at least one deck"
     conn.executescript(SCHEMA)
     all_decks = {"1": DEFAULT_DECK, **{str(i): _deck(i, name) for i, name in decks}}
     # Each note type names a deck, as genanki writes them: the last one written.
@@ -98,9 +99,11 @@ def _model(notetype: NoteType, mtime: int, deck_id: int) -> dict:
 
 
 def _required(notetype: NoteType) -> list:
-    """Which fields the card's front needs to show anything, as Anki 2.1 legacy's `req`
-    (today's Anki works it out itself): all of them if it shows one field, any of them if
-    it shows several, and, as genanki reckons a cloze front, all fields if it shows none."""
+    """Which fields the card's front needs to show anything (the legacy `req`; today's
+    Anki works it out itself), as genanki reckons it for a front made of plain field
+    references: the field if it shows one, any of them if several, and all fields if it
+    shows none (a cloze front). Sections ({{#Field}}) are not understood: the note types'
+    fronts have none, and tests/test_collection.py would see one."""
     shown = set(MUSTACHE_VARIABLE.findall(notetype.front))
     ords = [n for n, name in enumerate(notetype.fields) if name in shown]
     if len(ords) > 1:

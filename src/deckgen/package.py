@@ -26,6 +26,12 @@ from deckgen.atomic import temp_beside
 from deckgen.model import Media, Note
 from deckgen.notetypes import NoteType
 
+# Notes' rendered fields are often over 1 KiB, and leave much of a 4 KiB page unused: with
+# 16 KiB pages the combined collection of a 10,000-card bank is copied together in 39 ms
+# instead of 54 and is 15% smaller. A small topic's collection would grow instead (a
+# 20-card package by 3 KB): topic packages keep SQLite's default.
+COMBINED_PAGE_SIZE = 16384
+
 
 @dataclass(frozen=True)
 class Deck:
@@ -77,7 +83,7 @@ def write_combined(path: Path, parts: list[Part], notetypes: dict[str, NoteType]
     topic's notes and cards in SQL. New cards get one order across all topics."""
     database = temp_beside(path)
     try:
-        with _open(database) as conn:
+        with _open(database, COMBINED_PAGE_SIZE) as conn:
             _create(conn, [p.deck for p in parts], notetypes, notetype_mtimes)
             next_id, position = _now_ms(), 0
             for part in parts:
@@ -120,12 +126,10 @@ def _now_ms() -> int:
 
 
 @contextmanager
-def _open(database: Path) -> Iterator[sqlite3.Connection]:
-    """A new collection in a scratch file: no journal, no fsync, and pages of 16 KiB,
-    where a note's rendered fields (often over 1 KiB) leave less of each page unused:
-    the combined collection is copied a quarter faster and is 15% smaller."""
+def _open(database: Path, page_size: int = 4096) -> Iterator[sqlite3.Connection]:
+    """A new collection in a scratch file: no journal, no fsync."""
     with closing(sqlite3.connect(database)) as conn:
-        conn.execute("PRAGMA page_size = 16384")
+        conn.execute(f"PRAGMA page_size = {page_size}")
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
         yield conn

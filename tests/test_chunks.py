@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from deckgen import chunks, yamltree
 from deckgen.build import build
-from deckgen.loader import read_topic, read_topic_by_card
+from deckgen.loader import known_cards, read_topic, read_topic_by_card
 
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -90,37 +90,41 @@ def read_both(tmp_path: Path, text: str, before: str | None = None):
     """The file read whole, and card by card knowing the cards of `before`."""
     path = tmp_path / "t.yaml"
     raw = text.encode("utf-8", "surrogatepass")
-    known = {}
-    if before is not None:
-        earlier = before.encode("utf-8", "surrogatepass")
-        _, _, known = read_topic_by_card(tmp_path, path, earlier, {})
+    known = {} if before is None else known_of(path, before)
     return read_topic(tmp_path, path, raw), read_topic_by_card(tmp_path, path, raw, known)
 
 
+def known_of(path: Path, text: str) -> dict:
+    """The known cards a build that read `text` card by card keeps."""
+    topic, _, texts = read_topic_by_card(path.parent, path,
+                                         text.encode("utf-8", "surrogatepass"), {})
+    return known_cards(topic, texts) if texts else {}
+
+
 def test_a_usual_file_is_read_card_by_card_and_as_a_whole(tmp_path):
-    (whole, problems), (topic, found, known) = read_both(tmp_path, USUAL)
+    (whole, problems), (topic, found, texts) = read_both(tmp_path, USUAL)
     assert problems == [] and found == []
     assert topic == whole
     assert [c.id for c in topic.cards] == ["attention", "kv-cache", "greedy"]
     assert [c.where.line for c in topic.cards] == [5, 13, 19]
     assert topic.cards[0].back.where.line == 8
     assert topic.cards[2].extra.source == "kept trailing lines\n\n"
-    assert len(known) == 3  # it was cut: one text per card
+    assert len(texts) == 3  # it was cut: one text per card
+    assert [line for _, _, line in texts] == [4, 12, 18]  # lines before each
 
 
 def test_known_cards_are_not_parsed_again_and_move_with_their_lines(tmp_path):
     edited = USUAL.replace("    front: What does", "    front: |\n      What\n      does", 1)
-    (whole, _), (topic, _, known) = read_both(tmp_path, edited, before=USUAL)
+    (whole, _), (topic, _, texts) = read_both(tmp_path, edited, before=USUAL)
     assert topic == whole
     assert [c.where.line for c in topic.cards] == [5, 15, 21]
     path = tmp_path / "t.yaml"
-    _, _, first = read_topic_by_card(tmp_path, path, USUAL.encode(), {})
-    assert len(set(first) & set(known)) == 2  # the two cards not edited
+    assert len(set(known_of(path, USUAL)) & {key for key, _, _ in texts}) == 2  # not edited
 
 
 def test_a_known_card_is_used_without_parsing_its_text(tmp_path, monkeypatch):
     path = tmp_path / "t.yaml"
-    _, _, known = read_topic_by_card(tmp_path, path, USUAL.encode(), {})
+    known = known_of(path, USUAL)
     composed = []
     real = yamltree.compose_counted
     monkeypatch.setattr(yamltree, "compose_counted", lambda t: composed.append(t) or real(t))
@@ -148,7 +152,7 @@ def test_the_cut_refuses_what_it_cannot_cut_exactly():
 
 def test_a_damaged_cache_of_known_cards_reads_the_whole_file(tmp_path):
     path = tmp_path / "t.yaml"
-    _, _, known = read_topic_by_card(tmp_path, path, USUAL.encode(), {})
+    known = known_of(path, USUAL)
     whole = read_topic(tmp_path, path, USUAL.encode())
     key = next(iter(known))
     for damaged in [(1, ("a",)), (1, (7, 1, None, None, None, None, (), ())),
@@ -225,9 +229,9 @@ def test_edited_files_read_card_by_card_as_a_whole(tmp_path, before, edit):
     after = before[:at] + insert + before[at + cut_out:]
     (whole, problems), (topic, found, _) = read_both(tmp_path, after, before=before)
     assert (topic, found) == (whole, problems)
-    (_, _), (_, before_problems, known) = read_both(tmp_path, before)
+    (_, _), (_, before_problems, texts) = read_both(tmp_path, before)
     # Read card by card, unless something in it is wrong or a card defines an anchor.
-    assert known or before_problems or "&a" in before
+    assert texts or before_problems or "&a" in before
 
 
 def test_a_build_parses_only_the_edited_card(tmp_path, monkeypatch):

@@ -391,6 +391,7 @@ def _media(topic, cards_dir: Path) -> tuple:
 def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir: Path,
                           cards_dir: Path) -> None:
     from deckgen import cache
+    from deckgen.loader import known_cards
     from deckgen.state import save_dumped
 
     cache_dir = out_dir / CACHE_DIR / "cards"
@@ -399,9 +400,9 @@ def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir
             cache.save_shard(cache_dir, topic.record.source, the_plan.sources.env, topic.shard)
         # Read in this build, card by card. (A file read whole keeps the known cards of an
         # earlier build: they are known by their text, so never wrong, only fewer.)
-        if topic.known_cards:
+        if topic.card_texts:
             cache.save_known_cards(cache_dir, topic.record.source, the_plan.sources.env,
-                                   topic.known_cards)
+                                   known_cards(topic.topic, topic.card_texts))
     cache.prune(cache_dir, [t.record.source for t in topics])
     _forget_collections(out_dir, {t.record.id for t in topics} - stale)
     save_dumped(cards_dir / STATE_FILE, the_plan.state_text)

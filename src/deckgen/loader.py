@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -35,6 +37,32 @@ SIDES = ("front", "back")  # what a card has unless it is a cloze
 # the number of values in the text, and (id, line, front, back, cloze, extra, tags,
 # allow) with each text as (source, line), lines counted from the text's first.
 KnownCards = dict[bytes, tuple[int, tuple]]
+KEY_SIZE = 16  # bytes of a card text's SHA-256 kept
+
+
+@dataclass(frozen=True)
+class CardTexts:
+    """Where each card of a file read card by card came from, in order: the hash of its
+    text, the number of values in it and the number of lines before it. Enough to make
+    the file's KnownCards from its cards (known_cards()) when the cache is saved; packed,
+    as a build holds one for every file it read until then (at 50,000 cards, 2 MB)."""
+
+    keys: bytes = b""
+    values: array = field(default_factory=lambda: array("q"))
+    before: array = field(default_factory=lambda: array("q"))
+
+    @classmethod
+    def packed(cls, entries: list[tuple[bytes, int, int]]) -> CardTexts:
+        return cls(b"".join(key for key, _, _ in entries),
+                   array("q", (values for _, values, _ in entries)),
+                   array("q", (before for _, _, before in entries)))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __iter__(self) -> Iterator[tuple[bytes, int, int]]:
+        for n, (values, before) in enumerate(zip(self.values, self.before)):
+            yield self.keys[n * KEY_SIZE:(n + 1) * KEY_SIZE], values, before
 
 
 class _Refused(Exception):
@@ -52,11 +80,11 @@ def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,
 
 
 def read_topic_by_card(cards_dir: Path, path: Path, raw: bytes, known: KnownCards,
-                       ) -> tuple[Topic | None, list[Problem], KnownCards]:
-    """read_topic(), parsing only the cards whose text is not in `known` (what this gave
-    for the file before) where the file can be cut at its cards (chunks.cut); and this
-    file's cards by their text, for the next time (none if the file was read whole).
-    Any problem, any doubt, or a value of the wrong shape in `known` (a cache) means the
+                       ) -> tuple[Topic | None, list[Problem], CardTexts]:
+    """read_topic(), parsing only the cards whose text is not in `known` (what
+    known_cards() gave for the file before) where the file can be cut at its cards
+    (chunks.cut); and where each card came from (none if the file was read whole). Any
+    problem, any doubt, or a value of the wrong shape in `known` (a cache) means the
     whole file is read as read_topic() reads it."""
     reader = _FileReader(cards_dir, path)
     try:
@@ -64,8 +92,14 @@ def read_topic_by_card(cards_dir: Path, path: Path, raw: bytes, known: KnownCard
     except (yaml.YAMLError, yamltree.TooLarge, _Refused):
         topic = None
     if topic is not None and not reader.problems:
-        return topic, [], reader.known_cards
-    return (*read_topic(cards_dir, path, raw), {})
+        return topic, [], CardTexts.packed(reader.card_texts)
+    return (*read_topic(cards_dir, path, raw), CardTexts())
+
+
+def known_cards(topic: Topic, texts: CardTexts) -> KnownCards:
+    """The cards of a topic read card by card, by their text, for the next reading."""
+    return {key: (values, _card_tuple(card, before))
+            for (key, values, before), card in zip(texts, topic.cards, strict=True)}
 
 
 class _FileReader:
@@ -76,10 +110,14 @@ class _FileReader:
         # Source must not change when nothing in it did.
         self.label = path.relative_to(cards_dir).as_posix()
         self.problems: list[Problem] = []
-        self.known_cards: KnownCards = {}  # read_by_card(): the cards read, by their text
+        self.card_texts: list[tuple[bytes, int, int]] = []  # read_by_card(): CardTexts
+        self.offset = 0  # lines before the text being parsed (a card's, read alone)
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.shown, line, message))
+
+    def _line(self, node: yaml.Node) -> int:
+        return node.start_mark.line + 1 + self.offset
 
     def read(self, raw: bytes) -> Topic | None:
         text = self._decoded(raw)
@@ -97,20 +135,25 @@ class _FileReader:
         values = rest.values
         cards = []
         for chunk in parts.chunks:
-            key = hashlib.sha256(chunk.text.encode()).digest()[:16]
-            entry = known.get(key) or self._chunk(chunk.text)
-            if not (type(entry) is tuple and len(entry) == 2 and type(entry[0]) is int
-                    and entry[0] > 0):
-                raise _Refused("not what _chunk() gives")
-            self.known_cards[key] = entry
-            values += entry[0]
+            key = hashlib.sha256(chunk.text.encode()).digest()[:KEY_SIZE]
+            entry = known.get(key)
+            if entry is None:
+                count, card = self._chunk(chunk)
+            elif type(entry) is tuple and len(entry) == 2 and type(entry[0]) is int:
+                count, card = entry[0], _card_at(entry[1], chunk.line - 1, self.shown)
+            else:
+                raise _Refused("not what known_cards() gives")
+            if count < 1:
+                raise _Refused("not what known_cards() gives")
+            self.card_texts.append((key, count, chunk.line - 1))
+            values += count
             if values > yamltree.MAX_NODES:
                 raise _Refused("too large: read() says so")
-            cards.append(_card_at(entry[1], chunk.line - 1, self.shown))
+            cards.append(card)
 
         def spliced(node: yaml.Node | None) -> list[Card]:
             if not (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
-                    and _line(node) == parts.cards_line):
+                    and self._line(node) == parts.cards_line):
                 raise _Refused("the cards' key is not where the cut found it")
             return cards
 
@@ -118,18 +161,22 @@ class _FileReader:
             raise _Refused("not a mapping: read() says so")
         return self._topic(rest.root, spliced)
 
-    def _chunk(self, text: str) -> tuple[int, tuple]:
+    def _chunk(self, chunk: chunks.Chunk) -> tuple[int, Card]:
         """One item of the list of cards, parsed alone: the number of values in it, and
-        its card as a tuple, lines counted from the item's first."""
-        node, values, anchored = yamltree.compose_counted(text)
+        its card."""
+        node, values, anchored = yamltree.compose_counted(chunk.text)
         if anchored:  # its anchor could be what an alias after it means
             raise _Refused("an anchor")
         if not (isinstance(node, yaml.SequenceNode) and len(node.value) == 1):
             raise _Refused("not one item")
-        card = self._card(node.value[0], 1)
+        self.offset = chunk.line - 1
+        try:
+            card = self._card(node.value[0], 1)
+        finally:
+            self.offset = 0
         if card is None:
             raise _Refused("not a card: read() says why")
-        return values, _card_tuple(card)
+        return values, card
 
     def _decoded(self, raw: bytes) -> str | None:
         if char := CONTROL.search(self.label):
@@ -153,18 +200,18 @@ class _FileReader:
     def _topic(self, root: yaml.Node, cards_of: Callable[[yaml.Node | None], list[Card]],
                ) -> Topic | None:
         if not isinstance(root, yaml.MappingNode):
-            self.error(_line(root), "a topic file must be a mapping with 'deck' and 'cards'")
+            self.error(self._line(root), "a topic file must be a mapping with 'deck' and 'cards'")
             return None
         entries = self._mapping(root, TOPIC_KEYS, "topic")
         for key in TOPIC_REQUIRED:
             if key not in entries:
-                self.error(_line(root), f"missing key '{key}'")
+                self.error(self._line(root), f"missing key '{key}'")
         topic_id = self._slug(entries.get("id"), "topic id") if "id" in entries else self.path.stem
         if "id" not in entries and not SLUG.match(topic_id):
             self.error(1, f"file name '{self.path.name}' is not a valid topic id; add an 'id' key"
                           " (lowercase letters, digits and hyphens)")
         if topic_id == COMBINED:
-            self.error(_line(entries.get("id", root)),
+            self.error(self._line(entries.get("id", root)),
                        f"topic id '{COMBINED}' is reserved for the combined package")
         deck = self._deck(entries.get("deck"))
         tags = self._tags(entries.get("tags"))
@@ -199,15 +246,15 @@ class _FileReader:
         entries: dict[str, yaml.Node] = {}
         for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode):  # never printed: it may be an alias bomb
-                self.error(_line(key), f"a key in {what} must be text, like 'id'")
+                self.error(self._line(key), f"a key in {what} must be text, like 'id'")
                 continue
             name = key.value
             if name not in allowed:
                 close = difflib.get_close_matches(name, allowed, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                self.error(_line(key), f"unknown key '{name}' in {what}{hint}")
+                self.error(self._line(key), f"unknown key '{name}' in {what}{hint}")
             elif name in entries:
-                self.error(_line(key), f"key '{name}' appears twice in {what}")
+                self.error(self._line(key), f"key '{name}' appears twice in {what}")
             else:
                 entries[name] = value
         return entries
@@ -216,17 +263,17 @@ class _FileReader:
         if node is None:
             return None
         if not isinstance(node, yaml.ScalarNode):
-            self.error(_line(node), f"{what} must be text")
+            self.error(self._line(node), f"{what} must be text")
             return None
         if node.tag.endswith(":null") or not node.value.strip():
-            self.error(_line(node), f"{what} is empty")
+            self.error(self._line(node), f"{what} is empty")
             return None
         return node.value
 
     def _slug(self, node: yaml.Node | None, what: str) -> str | None:
         value = self._string(node, what)
         if value is not None and not SLUG.match(value):
-            self.error(_line(node), f"{what} '{value}' must be a lowercase slug"
+            self.error(self._line(node), f"{what} '{value}' must be a lowercase slug"
                                     " (a-z, 0-9 and '-', starting with a letter or digit)")
             return None
         return value
@@ -236,7 +283,7 @@ class _FileReader:
             return None
         deck = self._string(node, "deck")
         if deck is not None and any(not part.strip() for part in deck.split("::")):
-            self.error(_line(node), f"deck name '{deck}' has an empty part between '::'")
+            self.error(self._line(node), f"deck name '{deck}' has an empty part between '::'")
             return None
         return deck.strip() if deck else None
 
@@ -244,7 +291,7 @@ class _FileReader:
         if node is None:
             return ()
         if not isinstance(node, yaml.SequenceNode):
-            self.error(_line(node), f"{what} must be a list, like [a, b]")
+            self.error(self._line(node), f"{what} must be a list, like [a, b]")
             return ()
         tags = []
         for item in node.value:
@@ -252,9 +299,9 @@ class _FileReader:
             if tag is None:
                 continue
             if any(c.isspace() for c in tag):
-                self.error(_line(item), f"tag '{tag}' contains a space; Anki tags cannot")
+                self.error(self._line(item), f"tag '{tag}' contains a space; Anki tags cannot")
             elif anki_tag(tag) != tag:
-                self.error(_line(item), f"tag '{tag}' would become '{anki_tag(tag)}' in Anki;"
+                self.error(self._line(item), f"tag '{tag}' would become '{anki_tag(tag)}' in Anki;"
                                         " write it that way")
             else:
                 tags.append(tag)
@@ -264,35 +311,36 @@ class _FileReader:
         if node is None:
             return []
         if not isinstance(node, yaml.SequenceNode):
-            self.error(_line(node), "'cards' must be a list of cards")
+            self.error(self._line(node), "'cards' must be a list of cards")
             return []
         cards = [self._card(item, n) for n, item in enumerate(node.value, 1)]
         return [card for card in cards if card is not None]
 
     def _card(self, node: yaml.Node, number: int) -> Card | None:
         if not isinstance(node, yaml.MappingNode):
-            self.error(_line(node),
+            self.error(self._line(node),
                        f"card #{number} must be a mapping with 'id' and 'front'/'back'")
             return None
         entries = self._mapping(node, CARD_KEYS, f"card #{number}")
         if "id" not in entries:
-            self.error(_line(node), f"card #{number}: missing key 'id'")
+            self.error(self._line(node), f"card #{number}: missing key 'id'")
             return None
         card_id = self._slug(entries["id"], "card id")
         if card_id is None:
             return None
         texts = {key: self._text(entries[key], f"card '{card_id}': '{key}'")
                  for key in TEXT_KEYS if key in entries}
-        if not self._has_sides(entries, card_id, _line(node)):
+        if not self._has_sides(entries, card_id, self._line(node)):
             return None
         allow = self._tags(entries.get("allow"), "allow")
         for name in allow:
             if name not in LINTS:
-                self.error(_line(entries["allow"]), f"card '{card_id}': unknown lint '{name}' in"
-                                                    f" allow (known: {', '.join(LINTS)})")
+                self.error(self._line(entries["allow"]), f"card '{card_id}': unknown lint"
+                                                         f" '{name}' in allow (known:"
+                                                         f" {', '.join(LINTS)})")
         if any(text is None for text in texts.values()):
             return None
-        return Card(card_id, Location(self.shown, _line(node)),
+        return Card(card_id, Location(self.shown, self._line(node)),
                     tags=self._tags(entries.get("tags")), allow=allow, **texts)
 
     def _has_sides(self, entries: dict[str, yaml.Node], card_id: str, line: int) -> bool:
@@ -311,19 +359,16 @@ class _FileReader:
         if value is None:
             return None
         # A block scalar's text starts on the line after its '|' or '>'.
-        first = _line(node) + (1 if node.style in ("|", ">") else 0)
+        first = self._line(node) + (1 if node.style in ("|", ">") else 0)
         return Text(value, Location(self.shown, first))
 
 
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _card_tuple(card: Card) -> tuple:
-    """A card read from its own text, as plain values (for the cache)."""
-    texts = [(t.source, t.where.line) if t else None
+def _card_tuple(card: Card, before: int) -> tuple:
+    """A card as plain values (for the cache), its lines counted from its text's first,
+    which has `before` lines before it in the file."""
+    texts = [(t.source, t.where.line - before) if t else None
              for t in (card.front, card.back, card.cloze, card.extra)]
-    return (card.id, card.where.line, *texts, card.tags, card.allow)
+    return (card.id, card.where.line - before, *texts, card.tags, card.allow)
 
 
 def _card_at(values: tuple, offset: int, shown: str) -> Card:

@@ -1,4 +1,6 @@
+import sqlite3
 import zipfile
+from contextlib import closing
 
 from deckgen.build import build
 from deckgen.state import STATE_FILE, load_state
@@ -26,6 +28,21 @@ def test_packages_are_compressed_and_carry_media(cards, tmp_path):
         infos = {i.filename: i for i in package.infolist()}
         assert infos["collection.anki2"].compress_type == zipfile.ZIP_DEFLATED
         assert sorted(infos) == ["0", "1", "collection.anki2", "media"]
+
+
+def test_the_combined_collection_has_large_pages_and_topics_small_ones(cards, tmp_path):
+    # Large pages copy the topics into all.apkg faster and leave less of each page
+    # unused; a small topic's collection would only grow with them.
+    out = tmp_path / "build"
+    build(cards, out)
+    sizes = {}
+    for package in ("all.apkg", "figures.apkg"):
+        with zipfile.ZipFile(out / package) as zf, closing(sqlite3.connect(":memory:")) as db:
+            data = zf.read("collection.anki2")
+            sizes[package] = int.from_bytes(data[16:18], "big")  # SQLite's file header
+            db.deserialize(data)
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert sizes == {"all.apkg": 16384, "figures.apkg": 4096}
 
 
 def test_check_writes_nothing(cards, tmp_path, monkeypatch):

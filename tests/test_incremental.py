@@ -201,10 +201,10 @@ def test_check_and_diff_read_the_cache_and_write_nothing(cards, tmp_path, monkey
     lambda out: _topic_line(out, lambda row: row[:5]),
     lambda out: [_replace_with_folder(p) for p in out.rglob("*.anki2")],
     lambda out: _replace_with_folder(out / ".deckgen-cache" / "collections").touch(),
-    lambda out: [p.write_bytes(p.read_bytes()[:60]) for p in out.rglob("*.known")],
-    lambda out: [p.write_bytes(b'["deckgen cache", 1]\ncos\nsystem\n(S"exit 3"\ntR.')
-                 for p in out.rglob("*.known")],
-    lambda out: [_forge_known_cards(p) for p in out.rglob("*.known")],
+    lambda out: _each(out, "*.known", lambda p: p.write_bytes(p.read_bytes()[:60])),
+    lambda out: _each(out, "*.known", lambda p: p.write_bytes(
+        b'["deckgen cache", 1]\ncos\nsystem\n(S"exit 3"\ntR.')),
+    lambda out: _each(out, "*.known", _forge_known_cards),
 ], ids=["record-shape", "record-types", "record-body", "record-bytes", "shard-cut",
         "shard-header", "package", "shard-values", "record-line-source", "record-line-dict",
         "record-line-short", "copies-folders", "collections-file", "known-cut",
@@ -227,6 +227,13 @@ def _topic_line(out: Path, change) -> None:
     lines = path.read_bytes().split(b"\n")
     lines[2] = json.dumps(change(json.loads(lines[2]))).encode()
     path.write_bytes(b"\n".join(lines))
+
+
+def _each(out: Path, pattern: str, damage) -> None:
+    found = list(out.rglob(pattern))
+    assert found, f"no {pattern} to damage"
+    for path in found:
+        damage(path)
 
 
 def _forge_known_cards(path: Path) -> None:

@@ -400,9 +400,9 @@ def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir
             cache.save_shard(cache_dir, topic.record.source, the_plan.sources.env, topic.shard)
         # Read in this build, card by card. (A file read whole keeps the known cards of an
         # earlier build: they are known by their text, so never wrong, only fewer.)
-        if topic.card_texts:
+        if topic.origins:
             cache.save_known_cards(cache_dir, topic.record.source, the_plan.sources.env,
-                                   known_cards(topic.topic, topic.card_texts))
+                                   known_cards(topic.topic, topic.origins))
     cache.prune(cache_dir, [t.record.source for t in topics])
     _forget_collections(out_dir, {t.record.id for t in topics} - stale)
     save_dumped(cards_dir / STATE_FILE, the_plan.state_text)

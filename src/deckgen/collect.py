@@ -18,7 +18,7 @@ from deckgen import cache, record
 from deckgen.cache import Rendered, Shard, card_key
 from deckgen.errors import Problem
 from deckgen.lints import bank_problems, card_problems
-from deckgen.loader import CardTexts, cross_file_problems, read_topic, read_topic_by_card
+from deckgen.loader import CardOrigins, cross_file_problems, read_topic, read_topic_by_card
 from deckgen.model import Card, Note, NoteInfo, Topic
 from deckgen.record import Record, TopicRecord
 from deckgen.sources import is_source
@@ -47,7 +47,7 @@ class TopicResult:
     topic: Topic | None = None  # the parsed file, if it was read in this build
     notes: tuple[Note, ...] | None = None  # the rendered notes, fields and all
     shard: Shard | None = None  # its rendered cards by key, to cache, if read in this build
-    card_texts: CardTexts | None = None  # if read card by card: where each card came from
+    origins: CardOrigins | None = None  # if read card by card: where each card came from
 
 
 @dataclass
@@ -79,7 +79,7 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
     old = previous.topic_records() if previous.environment == sources.env else {}
     results: list[TopicResult | Topic] = []
     problems: list[Problem] = list(sources.unreadable)  # never a topic silently gone
-    card_texts: dict[Path, CardTexts] = {}  # of each file read
+    origins: dict[Path, CardOrigins] = {}  # of each file read
     with _Rendering(sources) as rendering:
         for rel in sorted(r for r in sources.files if is_source(r)):
             kept = None if everything else old.get(rel)
@@ -87,17 +87,17 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
                 results.append(TopicResult(kept))
                 problems += [replace(p, path=sources.shown(p.path)) for p in kept.warnings]
                 continue
-            topic, found, texts = _parse(sources, rel)
+            topic, found, read_from = _parse(sources, rel)
             problems += found
             if topic is not None:
                 results.append(topic)
-                card_texts[topic.source] = texts
+                origins[topic.source] = read_from
                 rendering.add(topic)  # workers render it while the next file is parsed
         problems += cross_file_problems([_outline(r, sources) for r in results])
         rendered, found = rendering.finish(progress)
     problems += found
     topics = [r if isinstance(r, TopicResult)
-              else replace(rendered[r.source], card_texts=card_texts[r.source])
+              else replace(rendered[r.source], origins=origins[r.source])
               for r in results]
     if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
         problems += bank_problems(sources.cards_dir, sources.inputs,
@@ -111,16 +111,16 @@ def _unchanged(kept: TopicRecord, sources: Sources, previous: Record) -> bool:
 
 
 def _parse(sources: Sources, rel: str,
-           ) -> tuple[Topic | None, list[Problem], CardTexts]:
+           ) -> tuple[Topic | None, list[Problem], CardOrigins]:
     """The topic, its problems, and where each card came from if it was read card by
     card (to cache: the next build parses only the cards whose text changed)."""
     raw = sources.files[rel]
     if not isinstance(raw, bytes):
         return None, [Problem(sources.shown(rel), 1, "cannot read this topic file; fix its"
-                              " permissions or remove it")], CardTexts()
+                              " permissions or remove it")], CardOrigins()
     path = sources.cards_dir / rel
     if sources.cache_dir is None:
-        return (*read_topic(sources.cards_dir, path, raw), CardTexts())
+        return (*read_topic(sources.cards_dir, path, raw), CardOrigins())
     known = cache.load_known_cards(sources.cache_dir, rel, sources.env)
     return read_topic_by_card(sources.cards_dir, path, raw, known)
 

@@ -33,36 +33,37 @@ TOPIC_REQUIRED = ("deck", "cards")
 CARD_KEYS = ("id", "front", "back", "cloze", "extra", "tags", "allow")
 TEXT_KEYS = ("front", "back", "cloze", "extra")
 SIDES = ("front", "back")  # what a card has unless it is a cloze
-# The cards of a file by the hash of their text, as read_topic_by_card gives them back:
-# the number of values in the text, and (id, line, front, back, cloze, extra, tags,
-# allow) with each text as (source, line), lines counted from the text's first.
+# The cards of a file by the hash of their text, as known_cards() makes them for the next
+# read_topic_by_card(): the number of values in the text, and (id, line, front, back,
+# cloze, extra, tags, allow) with each text as (source, line), lines counted from the
+# text's first.
 KnownCards = dict[bytes, tuple[int, tuple]]
 KEY_SIZE = 16  # bytes of a card text's SHA-256 kept
 
 
 @dataclass(frozen=True)
-class CardTexts:
+class CardOrigins:
     """Where each card of a file read card by card came from, in order: the hash of its
-    text, the number of values in it and the number of lines before it. Enough to make
-    the file's KnownCards from its cards (known_cards()) when the cache is saved; packed,
-    as a build holds one for every file it read until then (at 50,000 cards, 2 MB)."""
+    text, the number of values in that text, and the number of lines before it. Enough
+    to make the file's KnownCards from its cards (known_cards()) when the cache is saved;
+    packed, as a build holds one for every file it read until then."""
 
-    keys: bytes = b""
-    values: array = field(default_factory=lambda: array("q"))
-    before: array = field(default_factory=lambda: array("q"))
+    hashes: bytes = b""  # KEY_SIZE bytes a card
+    node_counts: array = field(default_factory=lambda: array("q"))
+    lines_before: array = field(default_factory=lambda: array("q"))
 
     @classmethod
-    def packed(cls, entries: list[tuple[bytes, int, int]]) -> CardTexts:
+    def packed(cls, entries: list[tuple[bytes, int, int]]) -> CardOrigins:
         return cls(b"".join(key for key, _, _ in entries),
-                   array("q", (values for _, values, _ in entries)),
+                   array("q", (count for _, count, _ in entries)),
                    array("q", (before for _, _, before in entries)))
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.node_counts)
 
     def __iter__(self) -> Iterator[tuple[bytes, int, int]]:
-        for n, (values, before) in enumerate(zip(self.values, self.before)):
-            yield self.keys[n * KEY_SIZE:(n + 1) * KEY_SIZE], values, before
+        for n, (count, before) in enumerate(zip(self.node_counts, self.lines_before)):
+            yield self.hashes[n * KEY_SIZE:(n + 1) * KEY_SIZE], count, before
 
 
 class _Refused(Exception):
@@ -80,7 +81,7 @@ def read_topic(cards_dir: Path, path: Path, raw: bytes | None = None,
 
 
 def read_topic_by_card(cards_dir: Path, path: Path, raw: bytes, known: KnownCards,
-                       ) -> tuple[Topic | None, list[Problem], CardTexts]:
+                       ) -> tuple[Topic | None, list[Problem], CardOrigins]:
     """read_topic(), parsing only the cards whose text is not in `known` (what
     known_cards() gave for the file before) where the file can be cut at its cards
     (chunks.cut); and where each card came from (none if the file was read whole). Any
@@ -92,14 +93,15 @@ def read_topic_by_card(cards_dir: Path, path: Path, raw: bytes, known: KnownCard
     except (yaml.YAMLError, yamltree.TooLarge, _Refused):
         topic = None
     if topic is not None and not reader.problems:
-        return topic, [], CardTexts.packed(reader.card_texts)
-    return (*read_topic(cards_dir, path, raw), CardTexts())
+        return topic, [], CardOrigins.packed(reader.origins)
+    return (*read_topic(cards_dir, path, raw), CardOrigins())
 
 
-def known_cards(topic: Topic, texts: CardTexts) -> KnownCards:
-    """The cards of a topic read card by card, by their text, for the next reading."""
-    return {key: (values, _card_tuple(card, before))
-            for (key, values, before), card in zip(texts, topic.cards, strict=True)}
+def known_cards(topic: Topic, origins: CardOrigins) -> KnownCards:
+    """The cards of a topic read card by card, by their text, for the next reading.
+    (read_by_card() gives one origin a card, in order: a mismatch is a bug, and fails.)"""
+    return {key: (count, _card_tuple(card, before))
+            for (key, count, before), card in zip(origins, topic.cards, strict=True)}
 
 
 class _FileReader:
@@ -110,14 +112,14 @@ class _FileReader:
         # Source must not change when nothing in it did.
         self.label = path.relative_to(cards_dir).as_posix()
         self.problems: list[Problem] = []
-        self.card_texts: list[tuple[bytes, int, int]] = []  # read_by_card(): CardTexts
-        self.offset = 0  # lines before the text being parsed (a card's, read alone)
+        self.origins: list[tuple[bytes, int, int]] = []  # read_by_card(): CardOrigins
+        self.line_offset = 0  # lines before the text being parsed (a card's, read alone)
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.shown, line, message))
 
     def _line(self, node: yaml.Node) -> int:
-        return node.start_mark.line + 1 + self.offset
+        return node.start_mark.line + 1 + self.line_offset
 
     def read(self, raw: bytes) -> Topic | None:
         text = self._decoded(raw)
@@ -139,13 +141,12 @@ class _FileReader:
             entry = known.get(key)
             if entry is None:
                 count, card = self._chunk(chunk)
-            elif type(entry) is tuple and len(entry) == 2 and type(entry[0]) is int:
+            elif (type(entry) is tuple and len(entry) == 2 and type(entry[0]) is int
+                  and entry[0] > 0):
                 count, card = entry[0], _card_at(entry[1], chunk.line - 1, self.shown)
             else:
                 raise _Refused("not what known_cards() gives")
-            if count < 1:
-                raise _Refused("not what known_cards() gives")
-            self.card_texts.append((key, count, chunk.line - 1))
+            self.origins.append((key, count, chunk.line - 1))
             values += count
             if values > yamltree.MAX_NODES:
                 raise _Refused("too large: read() says so")
@@ -169,11 +170,11 @@ class _FileReader:
             raise _Refused("an anchor")
         if not (isinstance(node, yaml.SequenceNode) and len(node.value) == 1):
             raise _Refused("not one item")
-        self.offset = chunk.line - 1
+        self.line_offset = chunk.line - 1
         try:
             card = self._card(node.value[0], 1)
         finally:
-            self.offset = 0
+            self.line_offset = 0
         if card is None:
             raise _Refused("not a card: read() says why")
         return values, card
@@ -373,13 +374,15 @@ def _card_tuple(card: Card, before: int) -> tuple:
 
 def _card_at(values: tuple, offset: int, shown: str) -> Card:
     """The card of _card_tuple(), `offset` lines further down the file shown as `shown`;
-    _Refused if the values are not of the shape of such a card's (a damaged cache)."""
+    _Refused if the values are not of the shape of such a card's (a damaged cache). Only
+    the shape: like a shard's rendered HTML, a cache's values of the right shape are
+    trusted, as only deckgen writes them."""
     try:
         card_id, line, *texts, tags, allow = values
         sound = (type(card_id) is str and SLUG.match(card_id) and type(line) is int
-                 and len(texts) == 4
+                 and line >= 1 and len(texts) == 4
                  and all(t is None or (type(t) is tuple and len(t) == 2 and type(t[0]) is str
-                                       and type(t[1]) is int) for t in texts)
+                                       and type(t[1]) is int and t[1] >= line) for t in texts)
                  # the sides a card has: front and back, or a cloze
                  and [t is not None for t in texts[:3]] in ([True, True, False],
                                                              [False, False, True])

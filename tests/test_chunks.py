@@ -177,6 +177,20 @@ def test_too_many_values_across_cards_is_still_too_large(tmp_path, monkeypatch):
     assert "more than 40 values" in problems[0].message
 
 
+def test_a_file_with_more_cards_than_values_allowed_is_not_read_card_by_card(
+        tmp_path, monkeypatch):
+    # Each card has at least five values (a mapping, its id, and a cloze or a front and
+    # back): with more cards than a fifth of the limit, reading whole says what is wrong.
+    monkeypatch.setattr(yamltree, "MAX_NODES", 40)
+    text = "deck: D\ncards:\n" + "".join(f"  - id: c{i}\n    cloze: x\n" for i in range(9))
+    composed = []
+    real = yamltree.compose_counted
+    monkeypatch.setattr(yamltree, "compose_counted", lambda t: composed.append(t) or real(t))
+    (whole, problems), (topic, found, _) = read_both(tmp_path, text)
+    assert (topic, found) == (whole, problems) and "more than 40 values" in found[0].message
+    assert [t for t in composed if t.startswith("  - id:")] == []  # no card read alone
+
+
 TEXTS = ["q", "a: b", "x # y", "two words", "{{c1::x}}", "$x^2$", "- item", "# h", "'", '"']
 BLOCK_LINES = st.lists(st.sampled_from([*TEXTS, "", "  deeper"]), min_size=1, max_size=3)
 

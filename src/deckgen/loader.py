@@ -39,6 +39,7 @@ SIDES = ("front", "back")  # what a card has unless it is a cloze
 # text's first.
 KnownCards = dict[bytes, tuple[int, tuple]]
 KEY_SIZE = 16  # bytes of a card text's SHA-256 kept
+MIN_CARD_VALUES = 5  # a mapping, its id, and a cloze (or a front and a back: 7)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ class _FileReader:
         parts = chunks.cut(text) if text is not None else None
         if parts is None:
             raise _Refused("not cut")
+        if len(parts.chunks) * MIN_CARD_VALUES > yamltree.MAX_NODES:
+            raise _Refused("a card is wrong, or the file too large: read() says which")
         rest = yamltree.compose_counted(parts.rest)
         values = rest.values
         cards = []

@@ -46,7 +46,7 @@ def compose_counted(text: str) -> Composed:
     try:
         composer = _Composer(loader)
         root = composer.document()
-        return Composed(root, composer.nodes, bool(composer.anchors or composer.open_anchors))
+        return Composed(root, composer.nodes, bool(composer.anchors))  # all closed now
     finally:
         loader.dispose()
 

@@ -189,7 +189,7 @@ def test_failed_build_leaves_earlier_outputs_byte_identical(cards, tmp_path):
 
 def test_interrupted_build_leaves_no_partial_package(cards, tmp_path, monkeypatch):
     from deckgen import build as build_module
-    from deckgen import combined
+    from deckgen import package
 
     out = tmp_path / "build"
     build(cards, out)
@@ -200,7 +200,7 @@ def test_interrupted_build_leaves_no_partial_package(cards, tmp_path, monkeypatc
     def failing_write(*args):
         raise OSError("disk full")  # after the topic's package was written
 
-    monkeypatch.setattr(combined, "write_combined", failing_write)
+    monkeypatch.setattr(package, "write_combined", failing_write)
     with pytest.raises(OSError, match="disk full"):
         build_module.build(cards, out)
     assert snapshot(out, cards) == before

@@ -30,7 +30,6 @@ from deckgen.state import STATE_FILE
 
 if TYPE_CHECKING:
     from deckgen.collect import Sources, TopicResult
-    from deckgen.combined import Kept, Written
     from deckgen.state import State
 
 # The loader, renderer and packager are imported only by a build with work to do (in the
@@ -273,18 +272,15 @@ def _work(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
             # Topics whose cache shard could not give their notes were rendered again.
             rendered_now += sum(len(t.record.notes) for t, before in
                                 zip(topics, the_plan.checked.topics) if t.shard is not before.shard)
-        moves, scratch, combined = (
-            _write_packages(the_plan, topics, stale, combined_stale, out_dir)
-            if stale or combined_stale else ([], {}, None))
+        moves, scratch = (_write_packages(the_plan, topics, stale, combined_stale, out_dir)
+                          if stale or combined_stale else ([], {}))
         try:
             _publish(moves, lambda: _save_cache_and_state(the_plan, topics, stale, out_dir,
                                                           cards_dir))
-            _keep_collections(scratch, combined, out_dir)
+            _keep_collections(scratch, out_dir)
         finally:
             for database in scratch.values():  # those not kept
                 database.unlink(missing_ok=True)
-            if combined is not None:
-                combined.database.unlink(missing_ok=True)
         for orphan in orphans:
             orphan.unlink(missing_ok=True)
         _save_record(the_plan, topics, previous, fingerprints, out_dir, cards_dir)
@@ -319,15 +315,12 @@ def _fingerprints(topics: list, state, env: str) -> dict[str, str]:
     return prints
 
 
-def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined_stale: bool,
-                    out_dir: Path) -> tuple[list[tuple[Path, Path]], dict[str, Path],
-                                            Written | None]:
+def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: bool,
+                    out_dir: Path) -> tuple[list[tuple[Path, Path]], dict[str, Path]]:
     """Write the stale packages to temporary files: (temporary file, final path) each,
-    the collection inside each topic package written, by topic id, and the combined
-    package and its collection, if written."""
-    from deckgen.combined import Part, write_combined
+    and the collection inside each topic package written, by topic id."""
     from deckgen.notetypes import note_types
-    from deckgen.package import Deck, DeckContent, write_topic
+    from deckgen.package import Deck, DeckContent, Part, write_combined, write_topic
 
     note_mtimes = {key: s.mtime for key, s in the_plan.state.notes.items()}
     type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
@@ -335,7 +328,6 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined_stal
     cards_dir = the_plan.sources.cards_dir
     moves: list[tuple[Path, Path]] = []  # (temporary file, final path)
     scratch: dict[str, Path] = {}  # topic id -> its collection, written in this build
-    combined = None
     try:
         for result in (t for t in topics if t.record.id in stale):
             deck = Deck(result.record.id, result.record.deck)
@@ -343,19 +335,18 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined_stal
             package, scratch[deck.topic_id] = write_topic(
                 out_dir / f"{deck.topic_id}.apkg", content, types, type_mtimes, note_mtimes)
             moves.append((package, out_dir / f"{deck.topic_id}.apkg"))
-        if combined_stale:
+        if combined:
             parts = [Part(Deck(t.record.id, t.record.deck), scratch.get(t.record.id),
                           out_dir / f"{t.record.id}.apkg", _media(t.record, cards_dir),
                           _kept_collection(out_dir, t.record.id))
                      for t in topics]
-            combined = write_combined(out_dir / f"{COMBINED}.apkg", parts, types, type_mtimes,
-                                      _kept_combined(out_dir))
-            moves.append((combined.package, out_dir / f"{COMBINED}.apkg"))
+            moves.append((write_combined(out_dir / f"{COMBINED}.apkg", parts, types,
+                                         type_mtimes), out_dir / f"{COMBINED}.apkg"))
     except BaseException:
         for tmp in [*(tmp for tmp, _ in moves), *scratch.values()]:
             tmp.unlink(missing_ok=True)
         raise
-    return moves, scratch, combined
+    return moves, scratch
 
 
 def _publish(moves: list[tuple[Path, Path]], save_state) -> None:
@@ -372,34 +363,20 @@ def _publish(moves: list[tuple[Path, Path]], save_state) -> None:
         os.replace(tmp, final)
 
 
-def _keep_collections(scratch: dict[str, Path], combined: Written | None,
-                      out_dir: Path) -> None:
-    """Keep the collections written, for the next build's combined package to copy instead
-    of inflating their packages again, or to update. A cache: one that cannot be kept (the
+def _keep_collections(scratch: dict[str, Path], out_dir: Path) -> None:
+    """Keep the topic collections written, for the next build's combined package to copy
+    instead of inflating their packages again. A cache: one that cannot be kept (the
     cache on another file system, a folder in its place) is only a loss of speed."""
-    from deckgen.combined import keep
-
     for topic_id, database in scratch.items():
         kept = _kept_collection(out_dir, topic_id)
         with suppress(OSError):
             kept.parent.mkdir(parents=True, exist_ok=True)
             os.replace(database, kept)
-    if combined is not None:
-        with suppress(OSError):
-            keep(combined, _kept_combined(out_dir))
 
 
 def _kept_collection(out_dir: Path, topic_id: str) -> Path:
     """Where the cache keeps the collection inside a topic's package."""
     return out_dir / KEPT_COLLECTIONS / f"{topic_id}.anki2"
-
-
-def _kept_combined(out_dir: Path) -> Kept:
-    """Where the cache keeps the combined collection ("all" is no topic's id)."""
-    from deckgen.combined import Kept
-
-    return Kept(_kept_collection(out_dir, COMBINED),
-                out_dir / KEPT_COLLECTIONS / f"{COMBINED}.json")
 
 
 def _media(topic, cards_dir: Path) -> tuple:
@@ -427,7 +404,7 @@ def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir
             cache.save_known_cards(cache_dir, topic.record.source, the_plan.sources.env,
                                    known_cards(topic.topic, topic.origins))
     cache.prune(cache_dir, [t.record.source for t in topics])
-    _forget_collections(out_dir, {t.record.id for t in topics} - stale | {COMBINED})
+    _forget_collections(out_dir, {t.record.id for t in topics} - stale)
     save_dumped(cards_dir / STATE_FILE, the_plan.state_text)
 
 

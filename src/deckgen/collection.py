@@ -68,26 +68,15 @@ def create(conn: sqlite3.Connection, decks: list[tuple[int, str]],
            notetypes: dict[str, NoteType], mtimes: dict[str, int]) -> None:
     """The tables and settings row of a new collection, with `decks` ((id, name) each,
     at least one) and the note types, each stamped with its mtime."""
-    conn.executescript(SCHEMA)
-    conn.execute("INSERT INTO col VALUES (null, 1411124400, 1425279151694, 1425279151690,"
-                 " 11, 0, 0, 0, ?, ?, ?, ?, '{}')", _settings(decks, notetypes, mtimes))
-
-
-def update_settings(conn: sqlite3.Connection, decks: list[tuple[int, str]],
-                    notetypes: dict[str, NoteType], mtimes: dict[str, int]) -> None:
-    """Make a collection's settings row what create() writes for these decks and types."""
-    conn.execute("UPDATE col SET conf = ?, models = ?, decks = ?, dconf = ?",
-                 _settings(decks, notetypes, mtimes))
-
-
-def _settings(decks: list[tuple[int, str]], notetypes: dict[str, NoteType],
-              mtimes: dict[str, int]) -> tuple[str, str, str, str]:
     assert decks, "a package holds at least one deck"
+    conn.executescript(SCHEMA)
     all_decks = {"1": DEFAULT_DECK, **{str(i): _deck(i, name) for i, name in decks}}
     # Each note type names a deck, as genanki writes them: the last one written.
     models = {str(t.id): _model(t, mtimes[key], decks[-1][0]) for key, t in notetypes.items()}
-    return (json.dumps(CONF), json.dumps(models), json.dumps(all_decks),
-            json.dumps({"1": DECK_OPTIONS}))
+    conn.execute("INSERT INTO col VALUES (null, 1411124400, 1425279151694, 1425279151690,"
+                 " 11, 0, 0, 0, ?, ?, ?, ?, '{}')",
+                 (json.dumps(CONF), json.dumps(models), json.dumps(all_decks),
+                  json.dumps({"1": DECK_OPTIONS})))
 
 
 def _deck(deck_id: int, name: str) -> dict:

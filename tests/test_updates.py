@@ -4,8 +4,10 @@ each proven against a real Anki collection."""
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from deckgen import environment, notetypes
+from deckgen.build import build as build_at
 from deckgen.state import STATE_FILE
 from helpers import build, import_package, run
 
@@ -160,3 +162,56 @@ def test_field_change_is_refused_unless_accepted(cards, tmp_path, collection, mo
     assert len([n for n in names if n.startswith("deckgen Basic")]) == 2
     (nid,) = collection.find_notes("CardId:scaled-dot-product")
     assert "梯度" in collection.get_note(nid)["Back"]
+
+
+def test_a_card_that_changes_kind_is_refused_unless_accepted(cards, tmp_path, collection):
+    """Anki keeps a note's type on import: a front/back card turned into a cloze under the
+    same id would be skipped as a conflict, and its learners would keep the old card."""
+    out = tmp_path / "build"
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    attention = cards / "attention.yaml"
+    text = attention.read_text(encoding="utf-8")
+    card = remove_card(attention, "attention-code")
+    start = text.index(card)
+    attention.write_text(text[:start] + "  - id: attention-code\n"
+                         "    cloze: 写出 {{c1::缩放点积注意力}}。\n" + text[start + len(card):],
+                         encoding="utf-8")
+    refused = run("build", "--cards", cards, "--out", out)
+    assert refused.exit_code == 1
+    line = text[:start].count("\n") + 1
+    assert refused.stderr.startswith(
+        f"{attention}:{line}: error: card 'attention-code' was a front/back card when it was"
+        " last built and is now a cloze")
+    assert "new id" in refused.stderr and "--accept-notetype-change" in refused.stderr
+
+    # What the guard protects against, shown in Anki itself.
+    accepted = run("build", "--cards", cards, "--out", out, "--accept-notetype-change")
+    assert accepted.exit_code == 0, accepted.stderr
+    log = import_package(collection, out / "all.apkg")
+    assert not log.updated and len(log.conflicting) == 1
+
+
+def test_a_card_back_with_the_content_it_was_shipped_with_is_not_updated(cards, tmp_path,
+                                                                         collection):
+    """Renamed, then named back as the build's message advises: the note in Anki already
+    holds exactly this, so the import leaves it, and the learner's tags, alone."""
+    out = tmp_path / "build"
+    now = int(time.time())
+    build_at(cards, out, now=now - 1000)
+    import_package(collection, out / "all.apkg")
+    (nid,) = collection.find_notes("CardId:attention-code")
+    note = collection.get_note(nid)
+    note.add_tag("marked")
+    collection.update_note(note)
+    attention = cards / "attention.yaml"
+    text = attention.read_text(encoding="utf-8")
+    attention.write_text(text.replace("- id: attention-code\n", "- id: attention-snippet\n"),
+                         encoding="utf-8")
+    build_at(cards, out, now=now + 100)  # each build later than the learner's edit
+    attention.write_text(text, encoding="utf-8")
+    report = build_at(cards, out, now=now + 200)
+    assert report.changes.total.renamed == ["attention-code"]
+    log = import_package(collection, out / "all.apkg")
+    assert not log.updated and not log.new
+    assert "marked" in collection.get_note(nid).tags

@@ -164,15 +164,18 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
     types = note_types()
     if not accept_notetype_change:
         _guard_schemas(old_state, types, state_file)
+        _guard_kinds(old_state, checked, sources)
     known = {n.card_id for t in checked.topics for n in t.record.notes}
     if unknown := sorted(restamp - known):
         raise DeckgenError(f"--restamp: no card with id {', '.join(unknown)}")
     now = int(time.time()) if now is None else now
-    current = {n.card_id: NoteStamp(n.digest, 0, t.record.id, n.text_digest)
+    current = {n.card_id: NoteStamp(n.digest, 0, t.record.id, n.text_digest, n.notetype)
                for t in checked.topics for n in t.record.notes}
     shipped = previous.shipped
+    returning = frozenset(current.keys() - old_state.notes.keys())
     state = State(
-        notes=never_back(with_mtimes(old_state.notes, current, now), shipped, now, restamp),
+        notes=never_back(with_mtimes(old_state.notes, current, now), shipped, now, restamp,
+                         returning),
         notetypes=with_mtimes(old_state.notetypes,
                         {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
@@ -456,6 +459,23 @@ def _sources(cards_dir: Path, out_dir: Path | None, found: Found):
     cache_dir = out_dir / CACHE_DIR / "cards" if out_dir else None
     return Sources(cards_dir, files, record.digests(files), environment.digest(), cache_dir,
                    unreadable)
+
+
+def _guard_kinds(previous, checked: Checked, sources) -> None:
+    """A card that was built as a front/back card and is now a cloze, or the other way:
+    Anki keeps a note's type on import and skips such a note as a conflict, so the change
+    would never reach a learner who has the card."""
+    kinds = {"basic": "a front/back card", "cloze": "a cloze"}
+    changed = [Problem(sources.shown(t.record.source), n.line, (
+        f"card '{n.card_id}' was {kinds[old.notetype]} when it was last built and is now"
+        f" {kinds[n.notetype]}. Anki keeps a note's type on import, so learners who have"
+        " the card would never get it: give it a new id (they keep the old card and its"
+        " history), or, if no learner has it yet, build with --accept-notetype-change"))
+        for t in checked.topics for n in t.record.notes
+        if (old := previous.notes.get(n.card_id)) and old.notetype
+        and old.notetype != n.notetype]
+    if changed:
+        raise SourceErrors(changed)
 
 
 def _guard_schemas(previous, types: dict, state_path: Path) -> None:

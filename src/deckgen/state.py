@@ -5,8 +5,9 @@ time is strictly newer (whole seconds) than the collection's, and then replaces
 fields and tags wholesale. So a note's mtime must move exactly when its rendered
 content does. The state file records, per note, a digest of its content and its
 mtime (plus its topic and a digest of its text alone, to report removed and
-renamed cards), and per note type a digest, mtime and schema. It is committed
-with the cards, so every clone builds the same mtimes.
+renamed cards, and its kind, basic or cloze, which an import cannot change), and
+per note type a digest, mtime and schema. It is committed with the cards, so every
+clone builds the same mtimes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class NoteStamp(NamedTuple):  # tuples: ten thousand of them load and compare qu
     mtime: int
     topic: str
     text: str  # the card's text alone, without its id: finds renamed cards
+    notetype: str = ""  # "basic" or "cloze" ("": a state file written before it was kept)
 
 
 class TypeStamp(NamedTuple):
@@ -65,14 +67,17 @@ def with_mtimes(previous: dict[str, Stamp], current: dict[str, Stamp],
 
 
 def never_back(stamps: dict[str, NoteStamp], shipped: Shipped, now: int,
-               restamp_ids: frozenset[str] = frozenset()) -> dict[str, NoteStamp]:
+               restamp_ids: frozenset[str] = frozenset(),
+               returning: frozenset[str] = frozenset()) -> dict[str, NoteStamp]:
     """Stamps whose mtimes never go back from what a build on this machine shipped.
 
     The state file is committed, so `git revert`, a checkout or a branch switch can bring
     back an older stamp with older content. Anki already holds the newer content and would
     keep it, as the package's copy looks older: such a note gets a new mtime. Cards in
     `restamp_ids` get one too, whatever this machine shipped (for learners who got a
-    package built elsewhere)."""
+    package built elsewhere). A card `returning` to the state file (named back, or added
+    again) with the very content last shipped gets that stamp back: Anki holds it already,
+    and an import would only overwrite the learner's own edits with it."""
     out = {}
     for key, stamp in stamps.items():
         mtime, content = shipped.get(key, (0, stamp.digest))
@@ -80,7 +85,7 @@ def never_back(stamps: dict[str, NoteStamp], shipped: Shipped, now: int,
             stamp = stamp._replace(mtime=max(now, stamp.mtime + 1, mtime + 1))
         elif content != stamp.digest and stamp.mtime <= mtime:
             stamp = stamp._replace(mtime=max(now, mtime + 1))
-        elif stamp.mtime < mtime:
+        elif stamp.mtime < mtime or (key in returning and mtime and content == stamp.digest):
             stamp = stamp._replace(mtime=mtime)  # same content: never an older time
         out[key] = stamp
     return out
@@ -111,9 +116,9 @@ def _check(path: Path, data: dict, raw: bytes) -> None:
     """Values of the wrong type or range, each at its line (dump_state writes one a line)."""
     from deckgen.state_check import stamp_problem
 
-    wrong = [(key, message) for section, size in (("notetypes", 3), ("notes", 4))
+    wrong = [(key, message) for section, sizes in (("notetypes", (3,)), ("notes", (4, 5)))
              for key, stamp in data[section].items()
-             if (message := stamp_problem(key, stamp, size))]
+             if (message := stamp_problem(key, stamp, sizes))]
     if not wrong:
         return
     lines = raw.decode("utf-8").splitlines()
@@ -129,12 +134,18 @@ def dump_state(state: State) -> str:
     def section(stamps: dict) -> str:
         # Keys are slugs; a stamp is a digest, its mtime, then slugs and hex digests:
         # nothing to escape.
-        rows = [f'    "{key}": ["{s.digest}", {s.mtime}, "' + '", "'.join(s[2:]) + '"]'
+        rows = [f'    "{key}": ["{s.digest}", {s.mtime}, "' + '", "'.join(_names(s)) + '"]'
                 for key, s in sorted(stamps.items())]
         return "{\n" + ",\n".join(rows) + "\n  }" if rows else "{}"
 
     return (f'{{\n  "version": {VERSION},\n  "notetypes": {section(state.notetypes)},\n'
             f'  "notes": {section(state.notes)}\n}}\n')
+
+
+def _names(stamp: NoteStamp | TypeStamp) -> tuple[str, ...]:
+    """A stamp's values after its mtime; a note's kind is left out while unknown (a state
+    file written before it was kept, not built since)."""
+    return stamp[2:4] if isinstance(stamp, NoteStamp) and not stamp.notetype else stamp[2:]
 
 
 def save_state(path: Path, state: State) -> None:

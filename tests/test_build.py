@@ -2,6 +2,7 @@ import sqlite3
 import zipfile
 from contextlib import closing
 
+from deckgen import record
 from deckgen.build import build
 from deckgen.state import STATE_FILE, load_state
 from helpers import run
@@ -113,3 +114,12 @@ def test_long_answer_warns_unless_allowed(tmp_path):
                              " 150); shorten it, move detail to 'extra', or add allow:"
                              " [long-back]\n")
     assert result.stdout.endswith("2 cards in 1 topic, 1 warning\n")
+
+
+def test_an_output_folder_inside_the_cards_folder_is_not_read_as_sources(cards):
+    """`cd cards && deckgen build --cards .` writes into cards/build: its packages are
+    not the bank's files, and a second build has nothing to do."""
+    out = cards / "build"
+    run("build", "--cards", cards, "--out", out)
+    assert "wrote: nothing" in run("build", "--cards", cards, "--out", out).output
+    assert not [rel for rel in record.load(out).inputs if rel.startswith("build/")]

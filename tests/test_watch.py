@@ -9,6 +9,7 @@ import pytest
 
 from deckgen.cli import rebuilder
 from deckgen.watch import is_authors_file, is_editor_temp, watch
+from helpers import run
 
 EDITOR_TEMP = ["sedB4EAs3", "sed0aZ9xy",  # sed -i
                ".t.yaml.swp", "t.yaml.swx", "t.yaml.swo", "4913", "t.yaml~",  # vim
@@ -81,3 +82,41 @@ def test_watch_rebuilds_on_save_and_survives_errors(cards, tmp_path, capsys):
         stop.set()
         watcher.join(10)
     assert not watcher.is_alive()
+
+
+def test_an_output_folder_inside_the_cards_folder_is_not_watched(cards, tmp_path, capsys):
+    """`cd cards && deckgen watch --cards .`: the default output folder is inside the cards
+    folder, and what a build writes there must not start another."""
+    out = cards / "build"
+    rebuild = rebuilder(cards, out, with_preview=False)
+    builds: list[str] = []
+    reports: list[str] = []
+
+    def counted_rebuild() -> None:
+        rebuild()
+        builds.append(capsys.readouterr().out)
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(cards, counted_rebuild, reports.append, stop,
+                                                   out))
+    watcher.start()
+    try:
+        assert wait_until(lambda: len(builds) == 1)
+        time.sleep(0.5)
+        source = cards / "attention.yaml"
+        source.write_text(source.read_text(encoding="utf-8").replace("梯度", "导数"),
+                          encoding="utf-8")
+        assert wait_until(lambda: len(builds) == 2)
+        time.sleep(3)
+        assert len(builds) == 2 and reports == ["changed: attention.yaml"]
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert not watcher.is_alive()
+
+
+def test_watching_a_missing_folder_is_one_error(tmp_path):
+    result = run("watch", "--cards", tmp_path / "nope", "--out", tmp_path / "build")
+    assert result.exit_code == 1
+    assert result.stdout == "" and result.stderr == (
+        f"{tmp_path / 'nope'}: no such folder (pass --cards DIR)\n")

@@ -103,7 +103,8 @@ def check(cards_dir: Path, out_dir: Path | None = None, progress=None) -> Checke
     With `out_dir`, files unchanged since the last build there are taken from its record
     and cache (which are only read); without, every card is rendered, notes in hand."""
     previous = record.load(out_dir) if out_dir else Record()
-    return _check(_sources(cards_dir, out_dir, _read_cards_folder(cards_dir)), previous, progress)
+    found = _read_cards_folder(cards_dir, out_dir)
+    return _check(_sources(cards_dir, out_dir, found), previous, progress)
 
 
 def collect_all(cards_dir: Path):
@@ -132,7 +133,7 @@ def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
          progress=None) -> Plan:
     """Check, then stamp every note: what `build` would ship, and what changed."""
     previous = record.load(out_dir) if out_dir else Record()
-    return _plan(cards_dir, out_dir, _read_cards_folder(cards_dir), previous, now,
+    return _plan(cards_dir, out_dir, _read_cards_folder(cards_dir, out_dir), previous, now,
                  accept_notetype_change, frozenset(restamp), progress)
 
 
@@ -196,7 +197,7 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
     """Write one package per topic plus the combined one, each only if its content changed;
     write nothing at all on any error, or with `dry_run`."""
     restamp = frozenset(restamp)
-    found, previous = _read_cards_folder(cards_dir), record.load(out_dir)
+    found, previous = _read_cards_folder(cards_dir, out_dir), record.load(out_dir)
     if not restamp and (report := _repeat(cards_dir, out_dir, found, previous)) is not None:
         return report
     with _collector_paused():
@@ -207,7 +208,8 @@ def build(cards_dir: Path, out_dir: Path, now: int | None = None, dry_run: bool 
 def unchanged(cards_dir: Path, out_dir: Path, outputs: bool = True) -> BuildReport | None:
     """The last build's report, if no input, environment or (with `outputs`) package
     changed since: then `check` and `diff` have nothing to add, and `build` nothing to do."""
-    return _repeat(cards_dir, out_dir, _read_cards_folder(cards_dir), record.load(out_dir), outputs)
+    return _repeat(cards_dir, out_dir, _read_cards_folder(cards_dir, out_dir), record.load(out_dir),
+                   outputs)
 
 
 def _repeat(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
@@ -446,10 +448,10 @@ def _shown(problem: Problem, cards_dir: Path) -> Problem:
     return replace(problem, path=str(cards_dir / problem.path))
 
 
-def _read_cards_folder(cards_dir: Path) -> Found:
+def _read_cards_folder(cards_dir: Path, out_dir: Path | None = None) -> Found:
     if not cards_dir.is_dir():
         raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
-    return record.fingerprint(cards_dir)
+    return record.fingerprint(cards_dir, out_dir)
 
 
 def _sources(cards_dir: Path, out_dir: Path | None, found: Found):

@@ -144,10 +144,13 @@ def watch(cards_dir: Path, out_dir: Path) -> None:
     """Rebuild the packages and the preview on every save under the cards folder."""
     from deckgen.watch import watch as watch_cards
 
+    if not cards_dir.is_dir():
+        raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
     with_preview = has_anki()
     if not with_preview:
         click.echo(f"building the packages only; for the preview too: {INSTALL_ANKI}")
-    watch_cards(cards_dir, rebuilder(cards_dir, out_dir, with_preview), click.echo)
+    watch_cards(cards_dir, rebuilder(cards_dir, out_dir, with_preview), click.echo,
+                out_dir=out_dir)
 
 
 @main.command()
@@ -298,3 +301,4 @@ def show_problems(problems: list) -> None:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+

@@ -116,11 +116,12 @@ class Record:
             return None
 
 
-def fingerprint(cards_dir: Path) -> tuple[dict[str, bytes | str], list[Problem]]:
-    """Every file under the cards folder by relative path: YAML sources and the state file
-    as their bytes, other files (images) as the SHA-256 of their bytes, "" when unreadable;
-    and what could not be read."""
-    paths, problems = find_files(cards_dir)
+def fingerprint(cards_dir: Path, out_dir: Path | None = None,
+                ) -> tuple[dict[str, bytes | str], list[Problem]]:
+    """Every file under the cards folder (but not in `out_dir`) by relative path: YAML
+    sources and the state file as their bytes, other files (images) as the SHA-256 of their
+    bytes, "" when unreadable; and what could not be read."""
+    paths, problems = find_files(cards_dir, skip=out_dir)
     files: dict[str, bytes | str] = {}
     for path in paths:
         rel = path.relative_to(cards_dir).as_posix()

@@ -16,12 +16,14 @@ from deckgen.errors import Problem, os_reason
 SUFFIXES = (".yaml", ".yml")
 
 
-def find_files(cards_dir: Path) -> tuple[list[Path], list[Problem]]:
+def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], list[Problem]]:
     """Every file, sorted, and a problem for each folder or topic file that cannot be
     read. Symlinked folders are followed once; a symlink back into a folder already read
-    is a loop."""
+    is a loop. The folder `skip` (the output folder, which may be inside the cards
+    folder) is left out."""
     found, problems = [], []
     seen: set[Path] = set()
+    skipped = skip.resolve() if skip is not None else None
     folders = [cards_dir]
     while folders:
         folder = folders.pop()
@@ -31,6 +33,8 @@ def find_files(cards_dir: Path) -> tuple[list[Path], list[Problem]]:
         except OSError as e:
             problems.append(Problem(str(folder), 1, f"cannot read this folder ({os_reason(e)});"
                                                     " fix its permissions or remove it"))
+            continue
+        if real == skipped:
             continue
         if real in seen:
             problems.append(Problem(str(folder), 1, "symlink loop: this folder is already read"

@@ -31,12 +31,21 @@ def is_authors_file(change: object, path: str) -> bool:
 
 
 def watch(cards_dir: Path, rebuild: Callable[[], None], report: Callable[[str], None],
-          stop_event=None) -> None:
-    """Call `rebuild` now and after every batch of changes, until `stop_event` is set."""
+          stop_event=None, out_dir: Path | None = None) -> None:
+    """Call `rebuild` now and after every batch of changes, until `stop_event` is set.
+    What the build writes into `out_dir`, should it be inside the cards folder, is not a
+    change."""
     from watchfiles import watch as watch_changes
 
+    cards = cards_dir.resolve()
+    out = out_dir.resolve() if out_dir is not None else None
+
+    def authors(change: object, path: str) -> bool:
+        inside_out = out is not None and Path(path).is_relative_to(out)
+        return is_authors_file(change, path) and not inside_out
+
     rebuild()
-    for changes in watch_changes(cards_dir, watch_filter=is_authors_file, stop_event=stop_event):
+    for changes in watch_changes(cards_dir, watch_filter=authors, stop_event=stop_event):
         for _, path in sorted(changes, key=lambda c: c[1]):
-            report(f"changed: {Path(path).relative_to(cards_dir.resolve())}")
+            report(f"changed: {Path(path).relative_to(cards)}")
         rebuild()

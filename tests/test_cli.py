@@ -4,6 +4,8 @@ extras named when missing, shell completion, and the pre-commit hook."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -103,3 +105,18 @@ def test_the_pre_commit_hook_checks_the_bank(tmp_path, monkeypatch):
     assert run(*args).exit_code == 1
     (tmp_path / "cards" / "t.yaml").write_text(WARNED.replace("c3", "c2"), encoding="utf-8")
     assert run(*args).exit_code == 0
+
+
+def test_a_closed_pipe_ends_a_build_with_one_line(cards, tmp_path):
+    """`deckgen build | head -1`, when head has gone: the report has nowhere to go."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "deckgen", "build", "--cards", cards,
+                               "--out", tmp_path / "build"], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert (tmp_path / "build" / "all.apkg").is_file()  # the build itself was done

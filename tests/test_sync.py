@@ -297,3 +297,21 @@ def test_without_the_anki_library_sync_says_what_to_install(cards, profile, monk
     result = sync(cards, profile)
     assert result.exit_code == 1
     assert result.stderr == "deckgen sync needs the Anki library: pip install 'deckgen[anki]'\n"
+
+
+def test_a_moved_bank_is_known_by_its_cards(cards, profile):
+    """The record of what was shipped is kept per cards folder, found again by the cards
+    in it when the folder was renamed or moved: a tag removed in the YAML is removed."""
+    synced(cards, profile)
+    moved = cards.rename(cards.parent / "questions")
+    attention = moved / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(
+        "tags: [attention, level::basic]", "tags: [attention]"), encoding="utf-8")
+    synced(moved, profile)
+    col = Collection(str(profile / "collection.anki2"))
+    try:
+        assert "level::basic" not in notes_by_card(col)["scaled-dot-product"].tags
+        keys = [k for k in col.all_config() if k.startswith("deckgen:")]
+        assert len(keys) == 1  # the old folder's record moved, not copied
+    finally:
+        col.close()

@@ -101,7 +101,7 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
     shipment = read_package(package)
     report = SyncReport(collection, dry_run, warnings=built.warnings)
     with _opened(collection, package, dry_run) as col:
-        record = Record.load(col, cards_dir)
+        record = Record.load(col, cards_dir, shipment.notes)
         before = _notes(col)
         known_decks = _last_decks(previous, shipment)
         known_decks.update(record.decks())

@@ -6,12 +6,14 @@ AnkiWeb copies, and a scratch copy for a dry run carries it too).
 from deckgen (the rest are the learner's, kept on update), which deck a card was shipped
 to (a card still there is moved when its topic changes), and which removed cards this
 bank ever shipped (only their notes may be pruned). One entry per cards folder, so two
-banks synced into one collection never prune each other's notes.
+banks synced into one collection never prune each other's notes; a folder renamed or
+moved finds its entry again by the cards it shipped.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,15 +32,27 @@ class Record:
     folder: str
     cards: dict[str, list] = field(default_factory=dict)  # card id: [deck name, tags]
     saved: dict | None = None  # as loaded: saved again only if it changed
+    moved_from: str | None = None  # the key it was found under: the folder was moved
 
     @classmethod
-    def load(cls, col: Collection, cards_dir: Path) -> Record:
+    def load(cls, col: Collection, cards_dir: Path, card_ids: Iterable[str] = ()) -> Record:
+        """The record of this cards folder; or, if it has none, that of the folder that
+        shipped the most of `card_ids` (the same bank, renamed or moved: card ids are
+        notes' identities, so no two banks in one collection share one)."""
         folder = str(cards_dir.resolve())
         key = "deckgen:" + hashlib.sha256(folder.encode()).hexdigest()[:16]
         data = col.get_config(key, None)
-        if not isinstance(data, dict) or data.get("version") != VERSION:
+        if _valid(data):
+            return cls(key, folder, dict(data["cards"]), data)
+        ids = set(card_ids)
+        shared, moved_from, data = max(
+            ((len(ids.intersection(value["cards"])), other, value)
+             for other, value in col.all_config().items()
+             if other.startswith("deckgen:") and _valid(value)),
+            default=(0, None, None), key=lambda found: found[0])
+        if not shared:
             return cls(key, folder)  # unknown: every tag on a note counts as the learner's
-        return cls(key, folder, dict(data["cards"]), data)
+        return cls(key, folder, dict(data["cards"]), None, moved_from)
 
     def tags(self, card_id: str) -> list[str]:
         return self.cards.get(card_id, [None, []])[1]
@@ -58,3 +72,10 @@ class Record:
         data = {"version": VERSION, "cards_folder": self.folder, "cards": self.cards}
         if data != self.saved:
             col.set_config(self.key, data)
+        if self.moved_from is not None:
+            col.remove_config(self.moved_from)
+
+
+def _valid(data: object) -> bool:
+    return (isinstance(data, dict) and data.get("version") == VERSION
+            and isinstance(data.get("cards"), dict))

@@ -215,3 +215,21 @@ def test_a_card_back_with_the_content_it_was_shipped_with_is_not_updated(cards, 
     log = import_package(collection, out / "all.apkg")
     assert not log.updated and not log.new
     assert "marked" in collection.get_note(nid).tags
+
+
+def test_a_renamed_deck_is_reported_with_what_an_import_does(cards, tmp_path, collection):
+    out = tmp_path / "build"
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(
+        'deck: "测试::Transformer 与注意力"', 'deck: "测试::注意力"'), encoding="utf-8")
+    moved = ("moved: 3 cards from deck '测试::Transformer 与注意力' to '测试::注意力'. An import"
+             " leaves the cards learners already have in '测试::Transformer 与注意力'")
+    assert moved in run("diff", "--cards", cards, "--out", out).output
+    assert moved in build(cards, out).output
+    assert "moved:" not in build(cards, out).output  # said once, by the build that moved them
+    import_package(collection, out / "all.apkg")
+    decks = {collection.decks.name(collection.get_card(c).did)
+             for c in collection.find_cards("CardId:attention-*")}
+    assert decks == {"测试::Transformer 与注意力"}  # what the report warns of

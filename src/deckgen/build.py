@@ -46,6 +46,7 @@ class Checked:
     topics: list[TopicResult]  # in build order
     warnings: list[Problem]
     rendered_now: int  # cards rendered in this run (the rest came from the cache)
+    earlier_decks: dict[str, str] = field(default_factory=dict)  # card id -> last deck
 
     @property
     def card_count(self) -> int:
@@ -125,7 +126,7 @@ def _check(sources, previous: Record, progress) -> Checked:
         raise SourceErrors(bank.problems)
     if not bank.topics:
         raise DeckgenError(f"{sources.cards_dir}: no *.yaml topic files found")
-    return Checked(bank.topics, bank.problems, bank.rendered_now)
+    return Checked(bank.topics, bank.problems, bank.rendered_now, bank.earlier_decks)
 
 
 def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
@@ -158,7 +159,7 @@ def _plan(cards_dir: Path, out_dir: Path | None, found: Found, previous: Record,
 
 def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: Path,
            now: int | None, accept_notetype_change: bool, restamp: frozenset[str]) -> Plan:
-    from deckgen.changes import compare
+    from deckgen.changes import compare, deck_moves
     from deckgen.notetypes import note_types
     from deckgen.state import NoteStamp, State, TypeStamp, never_back, with_mtimes
 
@@ -181,6 +182,8 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
                         {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
     changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics])
+    changes.moves = deck_moves(checked.earlier_decks, {
+        n.card_id: t.record.deck for t in checked.topics for n in t.record.notes})
     return Plan(checked, sources, state, changes, _where(checked, sources, changes))
 
 

@@ -31,10 +31,20 @@ class Rename:
     new: str
 
 
+@dataclass(frozen=True)
+class DeckMove:
+    """Cards whose deck is not the one they were last built into."""
+
+    old: str
+    new: str
+    card_ids: list[str]
+
+
 @dataclass
 class Changes:
     topics: dict[str, TopicChanges]
     renames: list[Rename]
+    moves: list[DeckMove] = field(default_factory=list)
 
     @property
     def total(self) -> TopicChanges:
@@ -49,6 +59,16 @@ class Changes:
         """Ids of the notes a re-import would add or update."""
         total = self.total
         return sorted(total.added + total.updated + total.renamed)
+
+
+def deck_moves(earlier: dict[str, str], current: dict[str, str]) -> list[DeckMove]:
+    """The cards of `current` (card id -> deck) in another deck than `earlier`, grouped
+    by the move."""
+    moved: dict[tuple[str, str], list[str]] = {}
+    for card_id, deck in current.items():
+        if (old := earlier.get(card_id, deck)) != deck:
+            moved.setdefault((old, deck), []).append(card_id)
+    return [DeckMove(old, new, sorted(ids)) for (old, new), ids in sorted(moved.items())]
 
 
 def compare(previous: dict[str, NoteStamp], current: dict[str, NoteStamp],

@@ -121,7 +121,7 @@ def diff(cards_dir: Path, out_dir: Path) -> None:
         for card_id in getattr(total, kind):
             click.echo(f"{where[card_id].path}:{where[card_id].line}: {kind}: {card_id}")
     show_removed(the_plan.changes, where)
-    if not the_plan.changes.changed_ids and not total.removed:
+    if not (the_plan.changes.changed_ids or total.removed or the_plan.changes.moves):
         click.echo("no changes since the last build")
 
 
@@ -271,6 +271,13 @@ def show_removed(changes, where) -> None:
     for card_id in changes.total.removed:
         click.echo(f"removed: '{card_id}'. Anki keeps its note; to delete it, search for"
                    f" CardId:{card_id} in Anki's browser")
+    for move in changes.moves:
+        cards = (f"'{move.card_ids[0]}'" if len(move.card_ids) == 1
+                 else f"{len(move.card_ids)} cards")
+        click.echo(f"moved: {cards} from deck '{move.old}' to '{move.new}'. An import leaves"
+                   f" the cards learners already have in '{move.old}' (Anki moves no card);"
+                   " deckgen sync --move-cards moves them, or move them in Anki's browser"
+                   f' (search "deck:{move.old}")')
 
 
 def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:

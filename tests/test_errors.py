@@ -206,3 +206,12 @@ def test_interrupted_build_leaves_no_partial_package(cards, tmp_path, monkeypatc
     assert snapshot(out, cards) == before
     assert sorted(p.name for p in out.iterdir()) == [
         ".deckgen-cache", "all.apkg", "attention.apkg", "figures.apkg"]
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/build"])
+def test_an_output_folder_that_is_a_file_is_named(cards, tmp_path, out):
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    result = run("build", "--cards", cards, "--out", tmp_path / out)
+    assert result.exit_code == 1
+    assert result.stderr == (f"{tmp_path / out}: a file is in the way of a folder; fix it and"
+                             " run it again\n")

@@ -65,3 +65,10 @@ def test_init_defaults_to_the_current_folder(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cards" / "example.yaml").is_file()
     assert result.output.endswith("next: deckgen build, then import build/all.apkg into Anki\n")
+
+
+def test_the_next_step_can_be_pasted_into_a_shell(tmp_path):
+    bank = tmp_path / "my bank" / "题库"
+    result = run("init", bank)
+    assert result.output.endswith(f"next: cd '{bank}' && deckgen build, then import"
+                                  " build/all.apkg into Anki\n")

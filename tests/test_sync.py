@@ -315,3 +315,13 @@ def test_a_moved_bank_is_known_by_its_cards(cards, profile):
         assert len(keys) == 1  # the old folder's record moved, not copied
     finally:
         col.close()
+
+
+def test_a_file_that_is_not_a_collection_is_named_as_such(cards, tmp_path):
+    not_one = cards / "attention.yaml"
+    before = not_one.read_bytes()
+    result = run("sync", "--cards", cards, "--out", tmp_path / "build", "--collection", not_one)
+    assert result.exit_code == 1
+    assert result.stderr == (f"{not_one}: not an Anki collection (pass the collection.anki2"
+                             " of an Anki profile); nothing was changed\n")
+    assert not_one.read_bytes() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -208,7 +209,7 @@ def init(bank: Path) -> None:
 
     for path in write_bank(bank):
         click.echo(f"wrote {path}")
-    where = "" if bank == Path(".") else f"cd {bank} && "
+    where = "" if bank == Path(".") else f"cd {shlex.quote(str(bank))} && "  # to paste
     click.echo(f"next: {where}deckgen build, then import build/all.apkg into Anki")
 
 

@@ -34,6 +34,8 @@ def os_reason(error: OSError) -> str:
     """What went wrong, in a few words: 'Permission denied', 'a symlink loop'..."""
     if error.errno == errno.ELOOP:
         return "a symlink loop"
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):  # making a folder where a file is
+        return "a file is in the way of a folder"
     if error.errno == errno.ENOENT and error.filename and os.path.islink(error.filename):
         return "a symlink to nothing"
     return error.strerror or type(error).__name__

@@ -160,6 +160,9 @@ def _opened(path: Path, package: Path, dry_run: bool) -> Iterator[Collection]:
         try:
             col = Collection(str(target))
         except DBError as error:
+            if "NotADatabase" in str(error):
+                raise DeckgenError(f"{path}: not an Anki collection (pass the collection.anki2"
+                                   " of an Anki profile); nothing was changed") from None
             raise DeckgenError(refusal.format(str(error).rstrip("."))) from None
         try:
             yield col

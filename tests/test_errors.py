@@ -90,6 +90,12 @@ CASES = {
         ["t.yaml:4: error: image '../secret.png' is outside cards/; keep images inside the cards"
          " folder"],
     ),
+    "not-an-image": (
+        {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: '![x](notes.txt)'\n    back: A\n",
+         "notes.txt": "some text"},
+        ["t.yaml:4: error: image 'notes.txt' is not an image (PNG, JPEG, GIF, WebP, AVIF, BMP"
+         " or SVG); link an image file"],
+    ),
     "cloze-and-front": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    cloze: '{{c1::x}}'\n    front: Q\n"},
         ["t.yaml:3: error: card 'a': a cloze card cannot also have 'front'"],

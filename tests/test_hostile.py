@@ -228,7 +228,7 @@ def test_unreadable_folder_is_an_error(tmp_path, monkeypatch):
 def test_unreadable_image_is_an_error_at_its_line(tmp_path, monkeypatch):
     cards = tmp_path / "cards"
     write(cards, basic("![x](fig.png)"))
-    (cards / "fig.png").write_bytes(b"png")
+    (cards / "fig.png").write_bytes(b"\x89PNG")
     monkeypatch.setattr(Path, "read_bytes", denied(Path.read_bytes, lambda p: p.name == "fig.png"))
     result = run("check", "--cards", cards)
     assert result.exit_code == 1
@@ -326,10 +326,11 @@ def test_raw_img_is_packaged_like_a_markdown_image(tmp_path):
     cards = tmp_path / "cards"
     write(cards, basic('<img src="img/fig.png" alt="x">'))
     (cards / "img").mkdir()
-    (cards / "img" / "fig.png").write_bytes(b"png")
+    (cards / "img" / "fig.png").write_bytes(b"\x89PNG")
     checked = check_cards(cards)
     note = checked.notes[0]
-    assert [m.name for m in note.media] == [f"fig-{hashlib.sha1(b'png').hexdigest()[:10]}.png"]
+    digest = hashlib.sha1(b"\x89PNG").hexdigest()[:10]
+    assert [m.name for m in note.media] == [f"fig-{digest}.png"]
     assert f'src="{note.media[0].name}"' in note.fields[1]
 
 
@@ -347,8 +348,8 @@ def test_remote_file_and_missing_images_are_errors(tmp_path, src):
 def test_media_names_never_start_with_underscore(tmp_path):
     cards = tmp_path / "cards"
     write(cards, basic("![x](_x.png) ![y](__.png)"))
-    (cards / "_x.png").write_bytes(b"a")
-    (cards / "__.png").write_bytes(b"b")
+    (cards / "_x.png").write_bytes(b"\x89PNG a")
+    (cards / "__.png").write_bytes(b"\x89PNG b")
     names = [m.name for m in check_cards(cards).notes[0].media]
     assert len(names) == 2 and not any(n.startswith("_") for n in names)
 

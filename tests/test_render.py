@@ -49,7 +49,7 @@ def test_price_is_not_math():
 
 
 def test_images_become_uniquely_named_media(tmp_path):
-    for folder, data in (("a", b"first"), ("b", b"second")):
+    for folder, data in (("a", b"\x89PNG first"), ("b", b"\x89PNG second")):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "figure.png").write_bytes(data)
     renderer = MarkdownRenderer(tmp_path)

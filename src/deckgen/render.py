@@ -89,15 +89,20 @@ class MarkdownRenderer:
         if not path.is_file():
             self._problem(src, f"image '{src}' not found")
             return None
-        media = self._media_for(path)
+        data = path.read_bytes()
+        if not is_image(data):
+            self._problem(src, f"image '{src}' is not an image (PNG, JPEG, GIF, WebP, AVIF,"
+                               " BMP or SVG); link an image file")
+            return None
+        media = self._media_for(path, data)
         self._used.append(media)
         return media.name
 
-    def _media_for(self, path: Path) -> Media:
+    def _media_for(self, path: Path, data: bytes) -> Media:
         # Content-addressed names: two "figure.png" in different folders never collide,
         # and an edited image gets a new name, so the note changes and updates in Anki.
         # Never a leading "_": Anki never updates such a file once a collection has it.
-        digest = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
+        digest = hashlib.sha1(data).hexdigest()[:10]
         name = f"{path.stem.lstrip('_') or 'image'}-{digest}{path.suffix.lower()}"
         source = path.relative_to(self.cards_root).as_posix()
         return Media(name, path, source)
@@ -176,3 +181,13 @@ def unsafe_html(card: Card, name: str, text: Text, removed: tuple[str, ...]) -> 
                    " load from the network or restyle the card in every reviewer's Anki);"
                    " left out of what ships. Remove it, or add allow: [unsafe-html] to ship"
                    " the field without it", "error", "unsafe-html")
+
+
+def is_image(data: bytes) -> bool:
+    """Whether the bytes start as an image a card can show does (the formats browsers,
+    and so Anki, display); a YAML file or a PDF linked by mistake is not one."""
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return (data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM"))
+            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+            or data[4:8] == b"ftyp"  # AVIF (and HEIC, which some Ankis show)
+            or (head.startswith((b"<svg", b"<?xml", b"<!--")) and b"<svg" in head))

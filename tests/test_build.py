@@ -83,8 +83,11 @@ def test_a_package_changed_by_hand_is_never_deleted(cards, tmp_path):
     run("build", "--cards", cards, "--out", out)
     (out / "figures.apkg").write_bytes(b"mine now")
     (cards / "more" / "figures.yaml").unlink()
-    assert "deleted" not in run("build", "--cards", cards, "--out", out).stdout
+    output = run("build", "--cards", cards, "--out", out).stdout
+    assert "deleted" not in output
+    assert f"kept: {out / 'figures.apkg'} (their topic files are gone, but they changed" in output
     assert (out / "figures.apkg").read_bytes() == b"mine now"
+    assert "kept:" not in run("build", "--cards", cards, "--out", out).stdout  # said once
 
 
 def test_console_entry_point_reports_errors_without_traceback(tmp_path):

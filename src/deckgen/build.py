@@ -96,6 +96,7 @@ class BuildReport:
     where: dict[str, Location] = field(default_factory=dict)
     rendered_now: int = 0  # cards rendered in this build (the rest came from the cache)
     deleted: list[Path] = field(default_factory=list)  # packages of topics that are gone
+    kept: list[Path] = field(default_factory=list)  # the same, but changed since written
 
 
 def check(cards_dir: Path, out_dir: Path | None = None, progress=None) -> Checked:
@@ -268,8 +269,9 @@ def _work(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
     stale = {t.record.id for t in topics
              if not _current(previous, out_dir, f"{t.record.id}.apkg", fingerprints)}
     combined_stale = not _current(previous, out_dir, f"{COMBINED}.apkg", fingerprints)
-    orphans = [out_dir / name for name in previous.outputs if name not in fingerprints
-               and record.is_as_written(out_dir / name, previous.outputs[name])]
+    gone = [out_dir / name for name in previous.outputs if name not in fingerprints]
+    orphans = [p for p in gone if record.is_as_written(p, previous.outputs[p.name])]
+    kept = [p for p in gone if p not in orphans and p.exists()]  # changed by someone else
     rendered_now = the_plan.checked.rendered_now
     if not dry_run:
         atomic.sweep(out_dir, out_dir / CACHE_DIR, out_dir / CACHE_DIR / "cards", cards_dir)
@@ -298,7 +300,7 @@ def _work(cards_dir: Path, out_dir: Path, found: Found, previous: Record,
     packages.append(Package(out_dir / f"{COMBINED}.apkg", the_plan.checked.card_count,
                             COMBINED in written))
     return BuildReport(the_plan.changes, the_plan.checked.warnings, packages, the_plan.where,
-                       rendered_now, orphans)
+                       rendered_now, orphans, kept)
 
 
 def _current(previous: Record, out_dir: Path, name: str, fingerprints: dict[str, str]) -> bool:

@@ -260,6 +260,9 @@ def build_and_report(cards_dir: Path, out_dir: Path, dry_run: bool = False,
     if report.deleted:
         click.echo(f"{'would delete' if dry_run else 'deleted'}:"
                    f" {', '.join(map(str, report.deleted))} (their topic files are gone)")
+    if report.kept:
+        click.echo(f"kept: {', '.join(map(str, report.kept))} (their topic files are gone,"
+                   " but they changed since deckgen wrote them; delete them if unwanted)")
     return report
 
 

@@ -35,9 +35,12 @@ MATH = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
 CODE = re.compile(r"<pre\b.*?</pre>|<code>.*?</code>", re.S)
 OPEN_MATH = re.compile(r"\$(?=[\\A-Za-z{(])|\\\(|\\\[")
 LEFT, RIGHT = re.compile(r"\\left(?![A-Za-z])"), re.compile(r"\\right(?![A-Za-z])")
-# MathJax commands that put links, styles, classes, ids or data attributes on the card.
-TEX_HTML = re.compile(r"\\(href|url|style|class|cssId|data)(?![A-Za-z])")
+# MathJax commands that put links, styles, classes, ids or data attributes on the card:
+# \mmlToken sets any attribute (href, style, class, id) on what it makes, and \bbox
+# takes CSS (a url() loads from the network each time the card shows).
+TEX_HTML = re.compile(r"\\(href|url|style|class|cssId|data|mmlToken|bbox)(?![A-Za-z])")
 WEB_URL = re.compile(r"\s*https?://", re.I)
+BBOX_PLAIN = re.compile(r"\s*+(?:\[[\w#.,\s]{0,80}\]|(?!\[))")  # a colour, a padding, or none
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
 
@@ -126,27 +129,27 @@ def _tex_html(card: Card, text: Text, shown: str) -> Iterable[Problem]:
     sanitized, so silencing them would ship them."""
     for match in TEX_HTML.finditer(shown):
         command = match.group(1)
-        if command in ("href", "url") and WEB_URL.match(_tex_argument(shown, match.end())):
+        if command in ("href", "url") and _web_link(shown, match.end()):
+            continue
+        if command == "bbox" and BBOX_PLAIN.match(shown, match.end()):
             continue
         where = text.where.at(_line_of(text, match.group(0)))
-        reason = ("only http and https links may open from a card" if command in ("href", "url")
-                  else "it restyles the card")
+        reason = {"href": "only http and https links may open from a card",
+                  "url": "only http and https links may open from a card",
+                  "mmlToken": "it sets HTML attributes (links, styles, ids)",
+                  "bbox": "its options take CSS (only a colour and a padding are safe)",
+                  }.get(command, "it restyles the card")
         yield Problem(where.path, where.line, f"card '{card.id}': \\{command} in TeX is not"
                                               f" allowed: {reason}")
 
 
-def _tex_argument(text: str, pos: int) -> str:
-    """The first argument of a TeX command ending at `pos`: a braced group or one character."""
+def _web_link(text: str, pos: int) -> bool:
+    """Whether the argument of a TeX command ending at `pos` is a braced group that starts
+    with http:// or https://. Only its start is read: a '}' before the '://' ends the
+    group, so this is the group's own start, and an unclosed brace costs no scan."""
     while pos < len(text) and text[pos].isspace():
         pos += 1
-    if not text.startswith("{", pos):
-        return text[pos:pos + 1]
-    depth = 0
-    for end in range(pos, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[end], 0)
-        if depth == 0:
-            return text[pos + 1:end]
-    return text[pos + 1:]
+    return text.startswith("{", pos) and WEB_URL.match(text, pos + 1) is not None
 
 
 def _unescaped_in(source: str, rest: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -397,3 +398,98 @@ def test_image_paths_the_system_refuses_are_errors(tmp_path, kind):
         assert result.exit_code == 1, (text, result.stderr)
         assert "Traceback" not in result.stderr
         assert "t.yaml:5: error: image '" in result.stderr, (text, result.stderr)
+
+
+def test_links_out_of_the_cards_folder_are_errors(tmp_path):
+    """A topic file or folder reached through a link must not ship a file from elsewhere,
+    nor walk the whole disk (a link to /)."""
+    cards, outside = tmp_path / "cards", tmp_path / "outside"
+    write(cards, basic("a"))
+    write(outside, basic("secret").replace("id: a", "id: secret"), name="secret.yaml")
+    (cards / "ext").symlink_to(outside)
+    (cards / "root").symlink_to("/")
+    (cards / "one.yaml").symlink_to(outside / "secret.yaml")
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert sorted(result.stderr.splitlines()) == [
+        f"{cards / name}:1: error: a link to outside the cards folder; copy what it links"
+        " to into the folder, or remove the link" for name in ("ext", "one.yaml", "root")]
+
+
+def test_a_control_character_in_a_file_name_cannot_forge_report_lines(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic("a"))
+    write(cards, basic("b").replace("id: a", "id: b"), name="x.yaml:1: warning: ok\nall.yaml")
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert result.stderr == (f"{cards}:1: error: the name 'x.yaml:1: warning: ok\\nall.yaml'"
+                             " has a control character U+000A; rename it\n")
+
+
+def test_a_huge_file_in_the_cards_folder_is_not_read_into_memory(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic("a"))
+    with open(cards / "notes.bin", "wb") as f:  # sparse: no disk space used
+        f.truncate(3 << 30)
+    with open(cards / "huge.yaml", "wb") as f:
+        f.truncate(100 << 20)
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+            "sys.argv = ['deckgen', 'check', '--cards', sys.argv[1]]\n"
+            "from deckgen.cli import main\nmain()\n")
+    result = subprocess.run([sys.executable, "-c", code, cards], capture_output=True,
+                            text=True, timeout=240)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr == (f"{cards / 'huge.yaml'}:1: error: file too large (100 MiB; a"
+                             " topic file may have at most 64 MiB)\n")
+
+
+def test_a_huge_image_is_an_error_not_read(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic("![x](big.png)"))
+    with open(cards / "big.png", "wb") as f:  # sparse
+        f.truncate(100 << 20)
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert result.stderr.endswith("t.yaml:6: error: image 'big.png' is too large (100 MiB; a"
+                                  " card's image may have at most 32 MiB)\n")
+
+
+STATE_DAMAGE = {
+    "nested too deeply": lambda state: state.write_text("[" * 100_000 + "]" * 100_000),
+    "UTF-16": lambda state: state.write_text('{"version": 1}', encoding="utf-16"),
+    "a link to a device": lambda state: state.symlink_to("/dev/zero"),
+    "a pipe": lambda state: os.mkfifo(state),
+    "a folder": lambda state: state.mkdir(),
+}
+
+
+@pytest.mark.parametrize("what", list(STATE_DAMAGE))
+def test_a_hostile_state_file_is_one_error(tmp_path, what):
+    cards, out = tmp_path / "cards", tmp_path / "build"
+    write(cards, basic("a"))
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0
+    before = (out / "all.apkg").read_bytes()
+    state = cards / "deckgen-state.json"
+    state.unlink()
+    STATE_DAMAGE[what](state)
+    write(cards, basic("b"))
+    result = subprocess.run([sys.executable, "-m", "deckgen", "build", "--cards", cards,
+                             "--out", out], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"{state}:") and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert (out / "all.apkg").read_bytes() == before
+
+
+def test_many_wrong_state_entries_are_found_in_one_pass(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic("a"))
+    entries = ",\n".join(f'    "c{n}": ["x", -1, "t", "y"]' for n in range(100_000))
+    (cards / "deckgen-state.json").write_text(
+        f'{{\n  "version": 1,\n  "notetypes": {{}},\n  "notes": {{\n{entries}\n  }}\n}}\n')
+    result = subprocess.run([sys.executable, "-m", "deckgen", "build", "--cards", cards,
+                             "--out", tmp_path / "build"], capture_output=True, text=True,
+                            timeout=120)  # minutes when each key's line was searched for
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{cards / 'deckgen-state.json'}:5: error: cannot read"
+                                    " the build state: 'c0': the second value")

@@ -142,7 +142,7 @@ def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
 def _plan(cards_dir: Path, out_dir: Path | None, found: Found, previous: Record,
           now: int | None, accept_notetype_change: bool, restamp: frozenset[str],
           progress) -> Plan:
-    from deckgen.state import load_state
+    from deckgen.state import State, load_state
 
     sources = _sources(cards_dir, out_dir, found)
     files = found[0]
@@ -152,8 +152,13 @@ def _plan(cards_dir: Path, out_dir: Path | None, found: Found, previous: Record,
     # The very bytes the last build, of this deckgen, wrote (and checked): parsed only.
     as_written = (isinstance(raw, bytes) and previous.environment == sources.env
                   and previous.inputs.get(STATE_FILE) == sources.inputs[STATE_FILE])
-    old_state = load_state(state_file, raw if isinstance(raw, bytes) else None,
-                           checked=as_written)
+    if (raw is None and os.path.lexists(state_file)) or raw == "":  # not a plain file
+        raise SourceErrors([Problem(str(state_file), 1, (
+            "cannot read the build state: not a readable file (a folder, a pipe, a link to"
+            " a device?); make it the file deckgen wrote, or delete it to treat every card as"
+            " changed"))])
+    old_state = (load_state(state_file, raw, checked=as_written) if isinstance(raw, bytes)
+                 else State())  # none yet
     return _stamp(checked, sources, old_state, previous, state_file, now,
                   accept_notetype_change, restamp)
 

@@ -118,6 +118,8 @@ def _parse(sources: Sources, rel: str,
     card (to cache: the next build parses only the cards whose text changed)."""
     raw = sources.files[rel]
     if not isinstance(raw, bytes):
+        if any(p.path == sources.shown(rel) for p in sources.unreadable):  # said: too large
+            return None, [], CardOrigins()
         return None, [Problem(sources.shown(rel), 1, "cannot read this topic file; fix its"
                               " permissions or remove it")], CardOrigins()
     path = sources.cards_dir / rel

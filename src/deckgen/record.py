@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from deckgen.state import STATE_FILE
 
 RECORD = "record.json"
 VERSION = 4  # of the file's layout: another means a full build
+MAX_SOURCE_BYTES = 64 << 20  # a topic file (or the state file), read whole: 10,000 cards take 8 MB
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,18 @@ def fingerprint(cards_dir: Path, out_dir: Path | None = None,
     for path in paths:
         rel = path.relative_to(cards_dir).as_posix()
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as f:
+                if not (is_source(rel) or rel == STATE_FILE):
+                    files[rel] = hashlib.file_digest(f, "sha256").hexdigest()  # a piece at a time
+                elif (size := os.fstat(f.fileno()).st_size) > MAX_SOURCE_BYTES:
+                    files[rel] = ""
+                    problems.append(Problem(str(path), 1, (
+                        f"file too large ({size >> 20} MiB; a topic file may have at most"
+                        f" {MAX_SOURCE_BYTES >> 20} MiB)")))
+                else:
+                    files[rel] = f.read()
         except OSError:
             files[rel] = ""  # the loader reports it if it is a source
-            continue
-        files[rel] = data if is_source(rel) or rel == STATE_FILE else sha(data)
     return files, problems
 
 

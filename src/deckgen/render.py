@@ -15,6 +15,7 @@ from deckgen.sanitize import sanitize
 
 # A URL with a scheme (http:, file:, data:...) or a host (//example.com): not a file here.
 REMOTE = re.compile(r"[a-z][a-z0-9+.-]*:|//", re.I)
+MAX_IMAGE_BYTES = 32 << 20  # read whole, and shipped to phones
 
 
 class MarkdownRenderer:
@@ -88,6 +89,10 @@ class MarkdownRenderer:
             return None
         if not path.is_file():
             self._problem(src, f"image '{src}' not found")
+            return None
+        if (size := path.stat().st_size) > MAX_IMAGE_BYTES:
+            self._problem(src, f"image '{src}' is too large ({size >> 20} MiB; a card's image"
+                               f" may have at most {MAX_IMAGE_BYTES >> 20} MiB)")
             return None
         data = path.read_bytes()
         if not is_image(data):

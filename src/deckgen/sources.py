@@ -9,11 +9,13 @@ sources and are left out.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from deckgen.errors import Problem, os_reason
 
 SUFFIXES = (".yaml", ".yml")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], list[Problem]]:
@@ -24,6 +26,7 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
     found, problems = [], []
     seen: set[Path] = set()
     skipped = skip.resolve() if skip is not None else None
+    root = cards_dir.resolve()
     folders = [cards_dir]
     while folders:
         folder = folders.pop()
@@ -44,7 +47,17 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
         for entry in entries:
             if entry.name.startswith(".") or entry.name.endswith("~"):
                 continue
+            if char := CONTROL.search(entry.name):  # it could print as lines of its own
+                problems.append(Problem(str(folder), 1, (
+                    f"the name {entry.name!r} has a control character"
+                    f" U+{ord(char.group()):04X}; rename it")))
+                continue
             path = Path(entry.path)
+            if entry.is_symlink() and not _inside(path, root):
+                problems.append(Problem(str(path), 1, "a link to outside the cards folder;"
+                                                      " copy what it links to into the"
+                                                      " folder, or remove the link"))
+                continue
             try:
                 is_folder = entry.is_dir()
             except OSError:  # a symlink loop
@@ -57,6 +70,14 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
             elif path.suffix in SUFFIXES:
                 problems.append(_unreadable(path))
     return sorted(found), problems
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether a link leads inside `root` (a broken one is reported where it is read)."""
+    try:
+        return path.resolve(strict=True).is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop (RuntimeError before Python 3.13), or nothing
+        return True
 
 
 def _unreadable(path: Path) -> Problem:

@@ -13,6 +13,7 @@ clone builds the same mtimes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TypeVar
@@ -21,6 +22,7 @@ from deckgen.atomic import write_atomically
 from deckgen.errors import Problem, SourceErrors
 
 STATE_FILE = "deckgen-state.json"
+KEY_AT_LINE = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*:')  # how dump_state starts an entry
 VERSION = 1
 
 
@@ -97,7 +99,7 @@ def load_state(path: Path, raw: bytes | None = None, checked: bool = False) -> S
     no checking again."""
     try:
         raw = path.read_bytes() if raw is None else raw
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))  # json alone would take UTF-16 and UTF-32
         if data.get("version") != VERSION:
             return State()  # written by another deckgen: start afresh
         if not checked:
@@ -106,6 +108,10 @@ def load_state(path: Path, raw: bytes | None = None, checked: bool = False) -> S
                      {k: TypeStamp(*v) for k, v in data["notetypes"].items()})
     except FileNotFoundError:
         return State()
+    except RecursionError:
+        raise SourceErrors([Problem(str(path), 1, "cannot read the build state (nested too"
+                                    " deeply); delete it to treat every card as changed")],
+                           ) from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         line = getattr(e, "lineno", 1)
         raise SourceErrors([Problem(str(path), line, f"cannot read the build state ({e});"
@@ -121,9 +127,12 @@ def _check(path: Path, data: dict, raw: bytes) -> None:
              if (message := stamp_problem(key, stamp, sizes))]
     if not wrong:
         return
-    lines = raw.decode("utf-8").splitlines()
+    lines: dict[str, int] = {}  # each key's first line, found in one pass
+    for n, text in enumerate(raw.decode("utf-8").splitlines(), 1):
+        if (key := KEY_AT_LINE.match(text)) is not None:
+            lines.setdefault(key.group(1), n)
     raise SourceErrors([Problem(
-        str(path), next((n for n, text in enumerate(lines, 1) if f'"{key}"' in text), 1),
+        str(path), lines.get(str(key), 1),
         f"cannot read the build state: {message}; fix it, or delete the file to treat every"
         " card as changed") for key, message in wrong])
 
@@ -154,5 +163,6 @@ def save_state(path: Path, state: State) -> None:
 
 def save_dumped(path: Path, text: str) -> None:
     """Write a state as dump_state gave it, unless the file holds it already."""
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        write_atomically(path, text.encode())
+    data = text.encode()
+    if not path.is_file() or path.read_bytes() != data:
+        write_atomically(path, data)

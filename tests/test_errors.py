@@ -221,3 +221,15 @@ def test_an_output_folder_that_is_a_file_is_named(cards, tmp_path, out):
     assert result.exit_code == 1
     assert result.stderr == (f"{tmp_path / out}: a file is in the way of a folder; fix it and"
                              " run it again\n")
+
+
+@pytest.mark.parametrize("deck", ['"A::x\\nnl"', '"A\\tB"', '"A\\rB"'])
+def test_a_deck_name_with_a_line_break_or_tab_is_an_error(tmp_path, monkeypatch, deck):
+    """Anki drops them from the name on import, so the deck would not be the one named."""
+    write_tree(tmp_path, {"t.yaml": f"deck: {deck}\ncards:\n  - id: a\n    front: Q\n"
+                                    "    back: A\n"})
+    monkeypatch.chdir(tmp_path)
+    result = run("check")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("cards/t.yaml:1: error: deck name ")
+    assert "has a line break or tab; Anki would drop it" in result.stderr

@@ -286,6 +286,10 @@ class _FileReader:
         if node is None:
             return None
         deck = self._string(node, "deck")
+        if deck is not None and any(c in deck for c in "\t\n\r"):
+            self.error(self._line(node), f"deck name {deck!r} has a line break or tab; Anki"
+                                         " would drop it from the name")
+            return None
         if deck is not None and any(not part.strip() for part in deck.split("::")):
             self.error(self._line(node), f"deck name '{deck}' has an empty part between '::'")
             return None

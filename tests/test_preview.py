@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -85,3 +86,13 @@ def test_every_card_of_the_bank_fits_a_phone(tmp_path):
             ".phone > .card", """cards => cards.filter(c => c.scrollWidth > c.clientWidth)
                                   .map(c => c.closest('.entry').dataset.id)""")
         assert overflowing == []
+
+
+def test_the_preview_can_be_shared_as_it_is(cards, tmp_path):
+    """Images are as readable as the page: Anki keeps its media private (0600), and the
+    preview's copies must not be, or a page served or sent along shows no image."""
+    index = write_preview(cards, tmp_path / "build")
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in index.parent.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {0o666 & ~umask}, modes

@@ -46,7 +46,7 @@ def render_cards(package: Path, media_out: Path) -> tuple[list[RenderedCard], st
             cards = [_render(col, card) for card in anki_cards]
             css = "\n".join(dict.fromkeys(card.note_type()["css"] for card in anki_cards))
             for media in Path(col.media.dir()).iterdir():
-                shutil.copy2(media, media_out / media.name)
+                shutil.copyfile(media, media_out / media.name)  # not Anki's 0600
         finally:
             col.close()
     return cards, css

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -120,3 +123,21 @@ def test_watching_a_missing_folder_is_one_error(tmp_path):
     assert result.exit_code == 1
     assert result.stdout == "" and result.stderr == (
         f"{tmp_path / 'nope'}: no such folder (pass --cards DIR)\n")
+
+
+def test_ctrl_c_stops_watching_as_documented(cards, tmp_path):
+    """Ctrl+C is how watch is stopped: exit code 0, no 'Aborted!'."""
+    process = subprocess.Popen([sys.executable, "-m", "deckgen", "watch", "--cards", cards,
+                                "--out", tmp_path / "build"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if line.startswith("watching for changes"):
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Aborted" not in err and "Traceback" not in err
+    assert out.endswith("stopped watching\n")

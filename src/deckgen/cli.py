@@ -150,8 +150,11 @@ def watch(cards_dir: Path, out_dir: Path) -> None:
     with_preview = has_anki()
     if not with_preview:
         click.echo(f"building the packages only; for the preview too: {INSTALL_ANKI}")
-    watch_cards(cards_dir, rebuilder(cards_dir, out_dir, with_preview), click.echo,
-                out_dir=out_dir)
+    try:
+        watch_cards(cards_dir, rebuilder(cards_dir, out_dir, with_preview), click.echo,
+                    out_dir=out_dir)
+    except KeyboardInterrupt:  # how watching is meant to end: not an abort
+        click.echo("stopped watching")
 
 
 @main.command()

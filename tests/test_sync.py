@@ -325,3 +325,16 @@ def test_a_file_that_is_not_a_collection_is_named_as_such(cards, tmp_path):
     assert result.stderr == (f"{not_one}: not an Anki collection (pass the collection.anki2"
                              " of an Anki profile); nothing was changed\n")
     assert not_one.read_bytes() == before
+
+
+def test_another_bank_never_takes_over_a_record(cards, profile, tmp_path):
+    """A second bank sharing card ids with a first one still on disk (a copy, a fork)
+    starts its own record: its first --prune deletes nothing of the first bank's."""
+    synced(cards, profile)
+    other = tmp_path / "other" / "cards"
+    other.mkdir(parents=True)
+    attention = (cards / "attention.yaml").read_text(encoding="utf-8")
+    (other / "attention.yaml").write_text(attention.replace("测试::Transformer", "其他::T"),
+                                          encoding="utf-8")
+    output = "\n".join(synced(other, profile, "--prune", "--dry-run"))
+    assert "two-figures" not in output and "tex-cloze" not in output, output

@@ -36,9 +36,9 @@ class Record:
 
     @classmethod
     def load(cls, col: Collection, cards_dir: Path, card_ids: Iterable[str] = ()) -> Record:
-        """The record of this cards folder; or, if it has none, that of the folder that
-        shipped the most of `card_ids` (the same bank, renamed or moved: card ids are
-        notes' identities, so no two banks in one collection share one)."""
+        """The record of this cards folder; or, if it has none, that of a folder which is
+        gone and shipped the most of `card_ids`: this bank before it was renamed or moved.
+        Only those cards are taken from it, so nothing else of it can be pruned."""
         folder = str(cards_dir.resolve())
         key = "deckgen:" + hashlib.sha256(folder.encode()).hexdigest()[:16]
         data = col.get_config(key, None)
@@ -48,11 +48,13 @@ class Record:
         shared, moved_from, data = max(
             ((len(ids.intersection(value["cards"])), other, value)
              for other, value in col.all_config().items()
-             if other.startswith("deckgen:") and _valid(value)),
+             if other.startswith("deckgen:") and _valid(value)
+             and not Path(str(value.get("cards_folder", ""))).exists()),
             default=(0, None, None), key=lambda found: found[0])
         if not shared:
             return cls(key, folder)  # unknown: every tag on a note counts as the learner's
-        return cls(key, folder, dict(data["cards"]), None, moved_from)
+        taken = {card_id: value for card_id, value in data["cards"].items() if card_id in ids}
+        return cls(key, folder, taken, None, moved_from)
 
     def tags(self, card_id: str) -> list[str]:
         return self.cards.get(card_id, [None, []])[1]

@@ -233,3 +233,19 @@ def test_a_renamed_deck_is_reported_with_what_an_import_does(cards, tmp_path, co
     decks = {collection.decks.name(collection.get_card(c).did)
              for c in collection.find_cards("CardId:attention-*")}
     assert decks == {"测试::Transformer 与注意力"}  # what the report warns of
+
+
+def test_a_card_removed_and_back_as_another_kind_is_refused(cards, tmp_path):
+    """The state file forgets a removed card; this machine still knows what it shipped."""
+    out = tmp_path / "build"
+    build(cards, out)
+    attention = cards / "attention.yaml"
+    card = remove_card(attention, "attention-code")
+    build(cards, out)
+    attention.write_text(attention.read_text(encoding="utf-8") + "  - id: attention-code\n"
+                         "    cloze: 写出 {{c1::缩放点积注意力}}。\n", encoding="utf-8")
+    refused = run("build", "--cards", cards, "--out", out)
+    assert refused.exit_code == 1
+    assert "card 'attention-code' was a front/back card when it was last built" in (
+        refused.stderr)
+    assert card  # the front/back text it had

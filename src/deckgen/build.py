@@ -172,7 +172,7 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
     types = note_types()
     if not accept_notetype_change:
         _guard_schemas(old_state, types, state_file)
-        _guard_kinds(old_state, checked, sources)
+        _guard_kinds(old_state, previous.shipped, checked, sources)
     known = {n.card_id for t in checked.topics for n in t.record.notes}
     if unknown := sorted(restamp - known):
         raise DeckgenError(f"--restamp: no card with id {', '.join(unknown)}")
@@ -441,7 +441,7 @@ def _save_record(the_plan: Plan, topics: list, previous: Record, fingerprints: d
     inputs = dict(sources.inputs)
     inputs[STATE_FILE] = record.sha(the_plan.state_text.encode())
     shipped = {**previous.shipped,
-               **{k: (s.mtime, s.digest) for k, s in the_plan.state.notes.items()}}
+               **{k: (s.mtime, s.digest, s.notetype) for k, s in the_plan.state.notes.items()}}
     outputs = {name: [fingerprint, record.stat_of(out_dir / name)]
                for name, fingerprint in fingerprints.items()}
     warnings = [[p.path, p.line, p.message, p.level, p.code]
@@ -473,19 +473,24 @@ def _sources(cards_dir: Path, out_dir: Path | None, found: Found):
                    unreadable)
 
 
-def _guard_kinds(previous, checked: Checked, sources) -> None:
+def _guard_kinds(previous, shipped: dict, checked: Checked, sources) -> None:
     """A card that was built as a front/back card and is now a cloze, or the other way:
     Anki keeps a note's type on import and skips such a note as a conflict, so the change
-    would never reach a learner who has the card."""
+    would never reach a learner who has the card. Its last kind is in the state file, or,
+    for a card removed since and back, in what this machine shipped."""
     kinds = {"basic": "a front/back card", "cloze": "a cloze"}
+
+    def last_kind(card_id: str) -> str:
+        stamp = previous.notes.get(card_id)
+        return stamp.notetype if stamp else shipped.get(card_id, (0, "", ""))[2]
+
     changed = [Problem(sources.shown(t.record.source), n.line, (
-        f"card '{n.card_id}' was {kinds[old.notetype]} when it was last built and is now"
+        f"card '{n.card_id}' was {kinds[old]} when it was last built and is now"
         f" {kinds[n.notetype]}. Anki keeps a note's type on import, so learners who have"
         " the card would never get it: give it a new id (they keep the old card and its"
         " history), or, if no learner has it yet, build with --accept-notetype-change"))
         for t in checked.topics for n in t.record.notes
-        if (old := previous.notes.get(n.card_id)) and old.notetype
-        and old.notetype != n.notetype]
+        if (old := last_kind(n.card_id)) in kinds and old != n.notetype]
     if changed:
         raise SourceErrors(changed)
 

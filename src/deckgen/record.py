@@ -90,18 +90,19 @@ class Record:
         return self.body.split(b"\n")  # JSON escapes the newlines inside its strings
 
     @functools.cached_property
-    def shipped(self) -> dict[str, tuple[int, str]]:
-        """Card id -> (mtime, digest) of the newest package built for it; entries of the
-        wrong shape are left out."""
+    def shipped(self) -> dict[str, tuple[int, str, str]]:
+        """Card id -> (mtime, digest, kind) of the newest package built for it (kind ""
+        when an earlier record did not keep it); entries of the wrong shape are left out."""
         try:
             shipped = json.loads(self._lines[0])
         except ValueError:
             return {}
         if not isinstance(shipped, dict):
             return {}
-        return {key: (value[0], value[1]) for key, value in shipped.items()
-                if isinstance(value, list) and len(value) == 2
-                and type(value[0]) is int and isinstance(value[1], str)}
+        return {key: (value[0], value[1], value[2] if len(value) == 3 else "")
+                for key, value in shipped.items()
+                if isinstance(value, list) and len(value) in (2, 3)
+                and type(value[0]) is int and all(isinstance(v, str) for v in value[1:])}
 
     def topic_records(self) -> dict[str, TopicRecord]:
         """By source path; none if the record was damaged."""

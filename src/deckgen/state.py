@@ -47,7 +47,7 @@ class State:
 
 
 Stamp = TypeVar("Stamp", NoteStamp, TypeStamp)
-Shipped = dict[str, tuple[int, str]]  # card id -> (mtime, digest) of the newest package built
+Shipped = dict[str, tuple]  # card id -> (mtime, digest, kind) of the newest package built
 
 
 def with_mtimes(previous: dict[str, Stamp], current: dict[str, Stamp],
@@ -82,7 +82,7 @@ def never_back(stamps: dict[str, NoteStamp], shipped: Shipped, now: int,
     and an import would only overwrite the learner's own edits with it."""
     out = {}
     for key, stamp in stamps.items():
-        mtime, content = shipped.get(key, (0, stamp.digest))
+        mtime, content = shipped.get(key, (0, stamp.digest))[:2]
         if key in restamp_ids:
             stamp = stamp._replace(mtime=max(now, stamp.mtime + 1, mtime + 1))
         elif content != stamp.digest and stamp.mtime <= mtime:

@@ -126,3 +126,9 @@ def test_an_output_folder_inside_the_cards_folder_is_not_read_as_sources(cards):
     run("build", "--cards", cards, "--out", out)
     assert "wrote: nothing" in run("build", "--cards", cards, "--out", out).output
     assert not [rel for rel in record.load(out).inputs if rel.startswith("build/")]
+
+
+def test_the_cards_folder_itself_as_the_output_folder_still_builds(cards):
+    result = run("build", "--cards", cards, "--out", cards)
+    assert result.exit_code == 0, result.stderr
+    assert (cards / "all.apkg").is_file()

@@ -233,3 +233,13 @@ def test_a_deck_name_with_a_line_break_or_tab_is_an_error(tmp_path, monkeypatch,
     assert result.exit_code == 1
     assert result.stderr.startswith("cards/t.yaml:1: error: deck name ")
     assert "has a line break or tab; Anki would drop it" in result.stderr
+
+
+@pytest.mark.parametrize("deck", ['"A\\x0bB"', '"A\\x1bB"', '"A\\x7fB"'])
+def test_a_deck_name_with_any_control_character_is_an_error(tmp_path, monkeypatch, deck):
+    write_tree(tmp_path, {"t.yaml": f"deck: {deck}\ncards:\n  - id: a\n    front: Q\n"
+                                    "    back: A\n"})
+    monkeypatch.chdir(tmp_path)
+    result = run("check")
+    assert result.exit_code == 1
+    assert "has a control character; Anki would drop it" in result.stderr

@@ -441,7 +441,7 @@ def test_a_huge_file_in_the_cards_folder_is_not_read_into_memory(tmp_path):
                             text=True, timeout=240)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr == (f"{cards / 'huge.yaml'}:1: error: file too large (100 MiB; a"
-                             " topic file may have at most 64 MiB)\n")
+                             " topic or state file may have at most 64 MiB)\n")
 
 
 def test_a_huge_image_is_an_error_not_read(tmp_path):
@@ -494,3 +494,18 @@ def test_many_wrong_state_entries_are_found_in_one_pass(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"{cards / 'deckgen-state.json'}:5: error: cannot read"
                                     " the build state: 'c0': the second value")
+
+
+def test_names_that_are_not_utf8_or_reorder_text_are_errors_and_icon_files_are_skipped(
+        tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, basic("a"))
+    (cards / "Icon\r").write_bytes(b"")  # a macOS folder icon: not the author's file
+    os.close(os.open(os.path.join(os.fsencode(cards), b"\xff\xfe.png"), os.O_CREAT, 0o644))
+    (cards / "a\u202eb.png").write_bytes(b"\x89PNG")
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert sorted(result.stderr.splitlines()) == sorted([
+        f"{cards}:1: error: the name 'a\\u202eb.png' has a control character U+202E;"
+        " rename it",
+        f"{cards}:1: error: the name '\\udcff\\udcfe.png' is not valid UTF-8; rename it"])

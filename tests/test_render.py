@@ -12,7 +12,7 @@ import pytest
 
 from deckgen import cloze
 from deckgen.model import Location, Text
-from deckgen.render import MarkdownRenderer
+from deckgen.render import MarkdownRenderer, is_image
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.md"))
@@ -73,3 +73,22 @@ def test_a_long_lived_renderer_keeps_no_problems_between_cards(tmp_path):
         _, problems = render_checked(card, topic, renderer)
         assert [p.message for p in problems] == ["image 'missing.png' not found"]
     assert renderer.problems == []
+
+
+@pytest.mark.parametrize("data, image", [
+    (b"\x89PNG\r\n\x1a\n", True),
+    (b"\xff\xd8\xff\xe0", True),
+    (b"GIF89a", True),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", True),
+    (b"\x00\x00\x00\x1cftypavif", True),
+    (b"BM" + bytes(12) + (40).to_bytes(4, "little"), True),
+    (b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x">\n<svg/>',
+     True),
+    (b"<!-- " + b"x" * 3000 + b" -->\n<svg xmlns='http://www.w3.org/2000/svg'/>", True),
+    (b"\x00\x00\x00\x18ftypmp42", False),  # a video
+    (b"BMW is a car", False),
+    (b"deck: D\ncards: []\n", False),
+    (b"%PDF-1.7", False),
+])
+def test_what_counts_as_an_image(data, image):
+    assert is_image(data) is image

@@ -284,7 +284,7 @@ def show_removed(changes, where) -> None:
         click.echo(f"moved: {cards} from deck '{move.old}' to '{move.new}'. An import leaves"
                    f" the cards learners already have in '{move.old}' (Anki moves no card);"
                    " deckgen sync --move-cards moves them, or move them in Anki's browser"
-                   f' (search "deck:{move.old}")')
+                   f' (search "deck:{move.old}" -"deck:{move.old}::*")')
 
 
 def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:

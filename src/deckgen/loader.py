@@ -290,6 +290,10 @@ class _FileReader:
             self.error(self._line(node), f"deck name {deck!r} has a line break or tab; Anki"
                                          " would drop it from the name")
             return None
+        if deck is not None and CONTROL.search(deck):
+            self.error(self._line(node), f"deck name {deck!r} has a control character; Anki"
+                                         " would drop it from the name")
+            return None
         if deck is not None and any(not part.strip() for part in deck.split("::")):
             self.error(self._line(node), f"deck name '{deck}' has an empty part between '::'")
             return None

@@ -135,8 +135,8 @@ def fingerprint(cards_dir: Path, out_dir: Path | None = None,
                 elif (size := os.fstat(f.fileno()).st_size) > MAX_SOURCE_BYTES:
                     files[rel] = ""
                     problems.append(Problem(str(path), 1, (
-                        f"file too large ({size >> 20} MiB; a topic file may have at most"
-                        f" {MAX_SOURCE_BYTES >> 20} MiB)")))
+                        f"file too large ({size >> 20} MiB; a topic or state file may have"
+                        f" at most {MAX_SOURCE_BYTES >> 20} MiB)")))
                 else:
                     files[rel] = f.read()
         except OSError:

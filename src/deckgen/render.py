@@ -16,6 +16,8 @@ from deckgen.sanitize import sanitize
 # A URL with a scheme (http:, file:, data:...) or a host (//example.com): not a file here.
 REMOTE = re.compile(r"[a-z][a-z0-9+.-]*:|//", re.I)
 MAX_IMAGE_BYTES = 32 << 20  # read whole, and shipped to phones
+IMAGE_BRANDS = {b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"}  # not mp4, mov
+BMP_HEADERS = {12, 40, 52, 56, 64, 108, 124}  # the sizes of BMP's info headers
 
 
 class MarkdownRenderer:
@@ -190,9 +192,20 @@ def unsafe_html(card: Card, name: str, text: Text, removed: tuple[str, ...]) -> 
 
 def is_image(data: bytes) -> bool:
     """Whether the bytes start as an image a card can show does (the formats browsers,
-    and so Anki, display); a YAML file or a PDF linked by mistake is not one."""
-    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return (data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM"))
+    and so Anki, display); a YAML file, a PDF or a video linked by mistake is not one."""
+    return (data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
             or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
-            or data[4:8] == b"ftyp"  # AVIF (and HEIC, which some Ankis show)
-            or (head.startswith((b"<svg", b"<?xml", b"<!--")) and b"<svg" in head))
+            or (data[4:8] == b"ftyp" and data[8:12] in IMAGE_BRANDS)
+            or (data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in BMP_HEADERS)
+            or _is_svg(data))
+
+
+def _is_svg(data: bytes) -> bool:
+    """An SVG file: `<svg` first, after an XML declaration, a doctype or comments."""
+    text = data[:65536].decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    while text.startswith(("<?", "<!")):
+        end = text.find("-->") + 3 if text.startswith("<!--") else text.find(">") + 1
+        if end <= 0:
+            return False
+        text = text[end:].lstrip(" \t\r\n")
+    return text.startswith("<svg")

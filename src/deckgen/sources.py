@@ -15,7 +15,11 @@ from pathlib import Path
 from deckgen.errors import Problem, os_reason
 
 SUFFIXES = (".yaml", ".yml")
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Characters a name must not have: control characters (a newline prints as a report line
+# of its own), line and paragraph separators, and bidirectional overrides, which reorder
+# what the terminal shows.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as Python names them
 
 
 def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], list[Problem]]:
@@ -25,8 +29,9 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
     folder) is left out."""
     found, problems = [], []
     seen: set[Path] = set()
-    skipped = skip.resolve() if skip is not None else None
     root = cards_dir.resolve()
+    skipped = skip.resolve() if skip is not None else None
+    skipped = None if skipped == root else skipped  # --out the cards folder itself
     folders = [cards_dir]
     while folders:
         folder = folders.pop()
@@ -45,7 +50,11 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
             continue
         seen.add(real)
         for entry in entries:
-            if entry.name.startswith(".") or entry.name.endswith("~"):
+            if entry.name.startswith(".") or entry.name.endswith("~") or entry.name == "Icon\r":
+                continue  # hidden, a backup, or a macOS folder icon
+            if NOT_UTF8.search(entry.name):
+                problems.append(Problem(str(folder), 1, f"the name {entry.name!r} is not valid"
+                                                        " UTF-8; rename it"))
                 continue
             if char := CONTROL.search(entry.name):  # it could print as lines of its own
                 problems.append(Problem(str(folder), 1, (

@@ -187,7 +187,8 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
         notetypes=with_mtimes(old_state.notetypes,
                         {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
-    changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics])
+    changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics],
+                      shipped)
     changes.moves = deck_moves(checked.earlier_decks, {
         n.card_id: t.record.deck for t in checked.topics for n in t.record.notes})
     return Plan(checked, sources, state, changes, _where(checked, sources, changes))

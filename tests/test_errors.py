@@ -223,8 +223,12 @@ def test_an_output_folder_that_is_a_file_is_named(cards, tmp_path, out):
                              " run it again\n")
 
 
-@pytest.mark.parametrize("deck", ['"A::x\\nnl"', '"A\\tB"', '"A\\rB"'])
-def test_a_deck_name_with_a_line_break_or_tab_is_an_error(tmp_path, monkeypatch, deck):
+@pytest.mark.parametrize("deck, what", [
+    ('"A::x\\nnl"', "a line break or tab"), ('"A\\tB"', "a line break or tab"),
+    ('"A\\rB"', "a line break or tab"), ('"A\\x0bB"', "a control character"),
+    ('"A\\x1bB"', "a control character"), ('"A\\x7fB"', "a control character"),
+])
+def test_a_deck_name_with_a_control_character_is_an_error(tmp_path, monkeypatch, deck, what):
     """Anki drops them from the name on import, so the deck would not be the one named."""
     write_tree(tmp_path, {"t.yaml": f"deck: {deck}\ncards:\n  - id: a\n    front: Q\n"
                                     "    back: A\n"})
@@ -232,14 +236,4 @@ def test_a_deck_name_with_a_line_break_or_tab_is_an_error(tmp_path, monkeypatch,
     result = run("check")
     assert result.exit_code == 1
     assert result.stderr.startswith("cards/t.yaml:1: error: deck name ")
-    assert "has a line break or tab; Anki would drop it" in result.stderr
-
-
-@pytest.mark.parametrize("deck", ['"A\\x0bB"', '"A\\x1bB"', '"A\\x7fB"'])
-def test_a_deck_name_with_any_control_character_is_an_error(tmp_path, monkeypatch, deck):
-    write_tree(tmp_path, {"t.yaml": f"deck: {deck}\ncards:\n  - id: a\n    front: Q\n"
-                                    "    back: A\n"})
-    monkeypatch.chdir(tmp_path)
-    result = run("check")
-    assert result.exit_code == 1
-    assert "has a control character; Anki would drop it" in result.stderr
+    assert f"has {what}; Anki would drop it" in result.stderr

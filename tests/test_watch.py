@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -49,24 +51,36 @@ def wait_until(condition, seconds: float = 20) -> bool:
     return False
 
 
-def test_watch_rebuilds_on_save_and_survives_errors(cards, tmp_path, capsys):
-    out = tmp_path / "build"
-    rebuild = rebuilder(cards, out)
+@contextmanager
+def watching(cards: Path, out: Path, capsys, stream: str, with_preview: bool = True):
+    """watch() on a thread: the output of each build (from `stream`), and what it reported
+    as changed; stopped, and its thread ended, when the block ends."""
+    rebuild = rebuilder(cards, out, with_preview)
     builds: list[str] = []
     reports: list[str] = []
 
     def counted_rebuild() -> None:
         rebuild()
-        builds.append(capsys.readouterr().err)
+        builds.append(getattr(capsys.readouterr(), stream))
 
     stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(cards, counted_rebuild, reports.append, stop))
+    watcher = threading.Thread(target=watch, args=(cards, counted_rebuild, reports.append, stop,
+                                                   out))
     watcher.start()
     try:
         assert wait_until(lambda: len(builds) == 1)
-        assert (out / "preview" / "index.html").is_file()
         time.sleep(0.5)  # let the watcher settle before editing
+        yield builds, reports
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert not watcher.is_alive()
 
+
+def test_watch_rebuilds_on_save_and_survives_errors(cards, tmp_path, capsys):
+    out = tmp_path / "build"
+    with watching(cards, out, capsys, "err") as (builds, reports):
+        assert (out / "preview" / "index.html").is_file()
         source = cards / "attention.yaml"
         source.write_text(source.read_text(encoding="utf-8").replace("back:", "bakc:", 1),
                           encoding="utf-8")
@@ -81,41 +95,19 @@ def test_watch_rebuilds_on_save_and_survives_errors(cards, tmp_path, capsys):
         # The build rewrote its state file and packages: that must not trigger another build.
         time.sleep(3)
         assert len(builds) == 3
-    finally:
-        stop.set()
-        watcher.join(10)
-    assert not watcher.is_alive()
 
 
-def test_an_output_folder_inside_the_cards_folder_is_not_watched(cards, tmp_path, capsys):
+def test_an_output_folder_inside_the_cards_folder_is_not_watched(cards, capsys):
     """`cd cards && deckgen watch --cards .`: the default output folder is inside the cards
     folder, and what a build writes there must not start another."""
-    out = cards / "build"
-    rebuild = rebuilder(cards, out, with_preview=False)
-    builds: list[str] = []
-    reports: list[str] = []
-
-    def counted_rebuild() -> None:
-        rebuild()
-        builds.append(capsys.readouterr().out)
-
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(cards, counted_rebuild, reports.append, stop,
-                                                   out))
-    watcher.start()
-    try:
-        assert wait_until(lambda: len(builds) == 1)
-        time.sleep(0.5)
+    with watching(cards, cards / "build", capsys, "out", with_preview=False) as (builds,
+                                                                                 reports):
         source = cards / "attention.yaml"
         source.write_text(source.read_text(encoding="utf-8").replace("梯度", "导数"),
                           encoding="utf-8")
         assert wait_until(lambda: len(builds) == 2)
         time.sleep(3)
         assert len(builds) == 2 and reports == ["changed: attention.yaml"]
-    finally:
-        stop.set()
-        watcher.join(10)
-    assert not watcher.is_alive()
 
 
 def test_watching_a_missing_folder_is_one_error(tmp_path):

@@ -225,8 +225,9 @@ def test_an_output_folder_that_is_a_file_is_named(cards, tmp_path, out):
 
 @pytest.mark.parametrize("deck, what", [
     ('"A::x\\nnl"', "a line break or tab"), ('"A\\tB"', "a line break or tab"),
-    ('"A\\rB"', "a line break or tab"), ('"A\\x0bB"', "a control character"),
-    ('"A\\x1bB"', "a control character"), ('"A\\x7fB"', "a control character"),
+    ('"A\\rB"', "a line break or tab"), ('"A\\x0bB"', "a control or text-direction"),
+    ('"A\\x1bB"', "a control or text-direction"), ('"A\\x85B"', "a control or text-direction"),
+    ('"A\\u202eB"', "a control or text-direction"),
 ])
 def test_a_deck_name_with_a_control_character_is_an_error(tmp_path, monkeypatch, deck, what):
     """Anki drops them from the name on import, so the deck would not be the one named."""
@@ -236,4 +237,4 @@ def test_a_deck_name_with_a_control_character_is_an_error(tmp_path, monkeypatch,
     result = run("check")
     assert result.exit_code == 1
     assert result.stderr.startswith("cards/t.yaml:1: error: deck name ")
-    assert f"has {what}; Anki would drop it" in result.stderr
+    assert f"has {what}" in result.stderr

@@ -85,6 +85,8 @@ def test_a_long_lived_renderer_keeps_no_problems_between_cards(tmp_path):
     (b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x">\n<svg/>',
      True),
     (b"<!-- " + b"x" * 3000 + b" -->\n<svg xmlns='http://www.w3.org/2000/svg'/>", True),
+    (b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x" [\n'
+     b'  <!ENTITY ns_svg "http://www.w3.org/2000/svg">\n]>\n<svg/>', True),  # Illustrator's
     (b"\x00\x00\x00\x18ftypmp42", False),  # a video
     (b"BMW is a car", False),
     (b"deck: D\ncards: []\n", False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -338,3 +339,24 @@ def test_another_bank_never_takes_over_a_record(cards, profile, tmp_path):
                                           encoding="utf-8")
     output = "\n".join(synced(other, profile, "--prune", "--dry-run"))
     assert "two-figures" not in output and "tex-cloze" not in output, output
+
+
+def test_a_moved_bank_keeps_what_it_may_prune(cards, profile):
+    """Cards removed before the move, their notes kept (no --prune), stay known to the
+    bank's record, so a --prune after the move still finds them."""
+    synced(cards, profile)
+    remove_card(cards / "more" / "figures.yaml", "tex-cloze")
+    synced(cards, profile)  # the state file forgets it; the collection's record does not
+    moved = cards.rename(cards.parent / "questions")
+    assert "would delete: 'tex-cloze'" in synced(moved, profile, "--prune", "--dry-run")
+
+
+def test_a_gone_bank_is_not_taken_over_by_one_that_shares_a_card(cards, profile, tmp_path):
+    synced(cards, profile)
+    shutil.rmtree(cards)
+    other = tmp_path / "other" / "cards"
+    other.mkdir(parents=True)
+    (other / "t.yaml").write_text("deck: 其他\ncards:\n  - id: two-figures\n    front: Q\n"
+                                  "    back: A\n", encoding="utf-8")
+    output = "\n".join(synced(other, profile, "--prune", "--dry-run"))
+    assert "would delete" not in output, output

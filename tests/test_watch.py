@@ -133,3 +133,12 @@ def test_ctrl_c_stops_watching_as_documented(cards, tmp_path):
     assert process.returncode == 0, err
     assert "Aborted" not in err and "Traceback" not in err
     assert out.endswith("stopped watching\n")
+
+
+def test_the_cards_folder_as_the_output_folder_is_still_watched(cards, capsys):
+    with watching(cards, cards, capsys, "out", with_preview=False) as (builds, reports):
+        source = cards / "attention.yaml"
+        source.write_text(source.read_text(encoding="utf-8").replace("梯度", "导数"),
+                          encoding="utf-8")
+        assert wait_until(lambda: len(builds) >= 2)
+        assert "changed: attention.yaml" in reports

@@ -74,8 +74,8 @@ def deck_moves(earlier: dict[str, str], current: dict[str, str]) -> list[DeckMov
 def compare(previous: dict[str, NoteStamp], current: dict[str, NoteStamp],
             topic_order: list[str], shipped: dict[str, tuple] | None = None) -> Changes:
     """What an import of `current` does, card by card, to a collection that has
-    `previous`. A card back with exactly what was `shipped` for it is unchanged: Anki has
-    it already."""
+    `previous`. A card back with exactly what was `shipped` for it is added back, never a
+    rename: Anki has its note already."""
     topics = {topic: TopicChanges() for topic in topic_order}
     gone = {card_id: stamp for card_id, stamp in previous.items() if card_id not in current}
     by_text = {stamp.text: card_id for card_id, stamp in gone.items()}
@@ -85,7 +85,7 @@ def compare(previous: dict[str, NoteStamp], current: dict[str, NoteStamp],
         changes = topics.setdefault(stamp.topic, TopicChanges())
         old = previous.get(card_id)
         if old is None and shipped.get(card_id, ())[:2] == (stamp.mtime, stamp.digest):
-            changes.unchanged.append(card_id)
+            changes.added.append(card_id)
         elif old is None and stamp.text in by_text:
             renames.append(Rename(by_text.pop(stamp.text), card_id))
             changes.renamed.append(card_id)

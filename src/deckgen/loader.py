@@ -21,6 +21,7 @@ from deckgen.anki_names import anki_tag, deck_key
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
 from deckgen.model import Card, Location, Text, Topic
+from deckgen.sources import CONTROL as NAME_CONTROL
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 # What libyaml refuses (C0 and C1 controls but tab, newline, CR and NEL; U+FFFE/F), and
@@ -290,9 +291,9 @@ class _FileReader:
             self.error(self._line(node), f"deck name {deck!r} has a line break or tab; Anki"
                                          " would drop it from the name")
             return None
-        if deck is not None and CONTROL.search(deck):
-            self.error(self._line(node), f"deck name {deck!r} has a control character; Anki"
-                                         " would drop it from the name")
+        if deck is not None and (CONTROL.search(deck) or NAME_CONTROL.search(deck)):
+            self.error(self._line(node), f"deck name {deck!r} has a control or text-direction"
+                                         " character; Anki would drop or garble it")
             return None
         if deck is not None and any(not part.strip() for part in deck.split("::")):
             self.error(self._line(node), f"deck name '{deck}' has an empty part between '::'")

@@ -204,7 +204,12 @@ def _is_svg(data: bytes) -> bool:
     """An SVG file: `<svg` first, after an XML declaration, a doctype or comments."""
     text = data[:65536].decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     while text.startswith(("<?", "<!")):
-        end = text.find("-->") + 3 if text.startswith("<!--") else text.find(">") + 1
+        if text.startswith("<!--"):
+            end = text.find("-->") + 3
+        elif (bracket := text.find("[")) != -1 and bracket < text.find(">"):
+            end = text.find("]>") + 2  # a doctype with its own entities: <!DOCTYPE svg [...]>
+        else:
+            end = text.find(">") + 1
         if end <= 0:
             return False
         text = text[end:].lstrip(" \t\r\n")

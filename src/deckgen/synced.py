@@ -37,24 +37,20 @@ class Record:
     @classmethod
     def load(cls, col: Collection, cards_dir: Path, card_ids: Iterable[str] = ()) -> Record:
         """The record of this cards folder; or, if it has none, that of a folder which is
-        gone and shipped the most of `card_ids`: this bank before it was renamed or moved.
-        Only those cards are taken from it, so nothing else of it can be pruned."""
+        gone and most of whose cards are in `card_ids`: this bank before it was renamed or
+        moved, taken over whole. Another bank that shares a few card ids takes nothing."""
         folder = str(cards_dir.resolve())
         key = "deckgen:" + hashlib.sha256(folder.encode()).hexdigest()[:16]
         data = col.get_config(key, None)
         if _valid(data):
             return cls(key, folder, dict(data["cards"]), data)
         ids = set(card_ids)
-        shared, moved_from, data = max(
-            ((len(ids.intersection(value["cards"])), other, value)
-             for other, value in col.all_config().items()
-             if other.startswith("deckgen:") and _valid(value)
-             and not Path(str(value.get("cards_folder", ""))).exists()),
-            default=(0, None, None), key=lambda found: found[0])
-        if not shared:
-            return cls(key, folder)  # unknown: every tag on a note counts as the learner's
-        taken = {card_id: value for card_id, value in data["cards"].items() if card_id in ids}
-        return cls(key, folder, taken, None, moved_from)
+        for other, value in col.all_config().items():
+            if (other.startswith("deckgen:") and _valid(value) and value["cards"]
+                    and not Path(str(value.get("cards_folder", ""))).exists()
+                    and 2 * len(ids.intersection(value["cards"])) > len(value["cards"])):
+                return cls(key, folder, dict(value["cards"]), None, other)
+        return cls(key, folder)  # unknown: every tag on a note counts as the learner's
 
     def tags(self, card_id: str) -> list[str]:
         return self.cards.get(card_id, [None, []])[1]

@@ -39,6 +39,7 @@ def watch(cards_dir: Path, rebuild: Callable[[], None], report: Callable[[str], 
 
     cards = cards_dir.resolve()
     out = out_dir.resolve() if out_dir is not None else None
+    out = None if out == cards else out  # --out the cards folder: everything is the author's
 
     def authors(change: object, path: str) -> bool:
         inside_out = out is not None and Path(path).is_relative_to(out)

@@ -250,3 +250,25 @@ def test_a_card_removed_and_back_as_another_kind_is_refused(cards, tmp_path):
     assert "card 'attention-code' was a front/back card when it was last built" in (
         refused.stderr)
     assert "front:" in card  # it was a front/back card
+
+
+def test_check_refuses_what_build_would(cards, tmp_path):
+    """CI runs check: a card kind change and an unreadable state file fail it, as they
+    would fail the build."""
+    out = tmp_path / "build"
+    build(cards, out)
+    attention = cards / "attention.yaml"
+    text = attention.read_text(encoding="utf-8")
+    card = remove_card(attention, "attention-code")
+    start = text.index(card)
+    attention.write_text(text[:start] + "  - id: attention-code\n"
+                         "    cloze: 写出 {{c1::缩放点积注意力}}。\n" + text[start + len(card):],
+                         encoding="utf-8")
+    refused = run("check", "--cards", cards, "--out", out)
+    assert refused.exit_code == 1
+    assert "card 'attention-code' was a front/back card" in refused.stderr
+    attention.write_text(text, encoding="utf-8")
+    (cards / STATE_FILE).write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    refused = run("check", "--cards", cards, "--out", out)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"{cards / STATE_FILE}:1: error: cannot read the build")

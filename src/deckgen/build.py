@@ -104,9 +104,17 @@ def check(cards_dir: Path, out_dir: Path | None = None, progress=None) -> Checke
 
     With `out_dir`, files unchanged since the last build there are taken from its record
     and cache (which are only read); without, every card is rendered, notes in hand."""
+    from deckgen.notetypes import note_types
+
     previous = record.load(out_dir) if out_dir else Record()
-    found = _read_cards_folder(cards_dir, out_dir)
-    return _check(_sources(cards_dir, out_dir, found), previous, progress)
+    sources = _sources(cards_dir, out_dir, _read_cards_folder(cards_dir, out_dir))
+    checked = _check(sources, previous, progress)
+    # What a build would refuse too: a state file it cannot read, a changed note type or
+    # card kind.
+    old_state = _old_state(sources, previous)
+    _guard_schemas(old_state, note_types(), cards_dir / STATE_FILE)
+    _guard_kinds(old_state, previous.shipped, checked, sources)
+    return checked
 
 
 def collect_all(cards_dir: Path):
@@ -142,25 +150,29 @@ def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
 def _plan(cards_dir: Path, out_dir: Path | None, found: Found, previous: Record,
           now: int | None, accept_notetype_change: bool, restamp: frozenset[str],
           progress) -> Plan:
+    sources = _sources(cards_dir, out_dir, found)
+    checked = _check(sources, previous, progress)
+    return _stamp(checked, sources, _old_state(sources, previous), previous,
+                  cards_dir / STATE_FILE, now, accept_notetype_change, restamp)
+
+
+def _old_state(sources, previous: Record) -> State:
+    """The committed state file, as the build read it; an error if it cannot be used."""
     from deckgen.state import State, load_state
 
-    sources = _sources(cards_dir, out_dir, found)
-    files = found[0]
-    checked = _check(sources, previous, progress)
-    state_file = cards_dir / STATE_FILE
-    raw = files.get(STATE_FILE)
-    # The very bytes the last build, of this deckgen, wrote (and checked): parsed only.
-    as_written = (isinstance(raw, bytes) and previous.environment == sources.env
-                  and previous.inputs.get(STATE_FILE) == sources.inputs[STATE_FILE])
+    state_file = sources.cards_dir / STATE_FILE
+    raw = sources.files.get(STATE_FILE)
     if (raw is None and os.path.lexists(state_file)) or raw == "":  # not a plain file
         raise SourceErrors([Problem(str(state_file), 1, (
             "cannot read the build state: not a readable file (a folder, a pipe, a link to"
             " a device?); make it the file deckgen wrote, or delete it to treat every card as"
             " changed"))])
-    old_state = (load_state(state_file, raw, checked=as_written) if isinstance(raw, bytes)
-                 else State())  # none yet
-    return _stamp(checked, sources, old_state, previous, state_file, now,
-                  accept_notetype_change, restamp)
+    if not isinstance(raw, bytes):
+        return State()  # none yet
+    # The very bytes the last build, of this deckgen, wrote (and checked): parsed only.
+    as_written = (previous.environment == sources.env
+                  and previous.inputs.get(STATE_FILE) == sources.inputs[STATE_FILE])
+    return load_state(state_file, raw, checked=as_written)
 
 
 def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: Path,

@@ -22,6 +22,17 @@ def remove_card(path, card_id: str) -> str:
     return text[start:end]
 
 
+def into_cloze(path, card_id: str) -> tuple[str, int]:
+    """Turn a front/back card into a cloze under the same id, in place; return the file's
+    text before and the card's line."""
+    text = path.read_text(encoding="utf-8")
+    card = remove_card(path, card_id)
+    start = text.index(card)
+    cloze = f"  - id: {card_id}\n    cloze: 写出 {{{{c1::缩放点积注意力}}}}。\n"
+    path.write_text(text[:start] + cloze + text[start + len(card):], encoding="utf-8")
+    return text, text[:start].count("\n") + 1
+
+
 def note_mods(col) -> dict[str, int]:
     return {col.get_note(nid)["CardId"]: col.get_note(nid).mod for nid in col.find_notes("")}
 
@@ -171,15 +182,9 @@ def test_a_card_that_changes_kind_is_refused_unless_accepted(cards, tmp_path, co
     build(cards, out)
     import_package(collection, out / "all.apkg")
     attention = cards / "attention.yaml"
-    text = attention.read_text(encoding="utf-8")
-    card = remove_card(attention, "attention-code")
-    start = text.index(card)
-    attention.write_text(text[:start] + "  - id: attention-code\n"
-                         "    cloze: 写出 {{c1::缩放点积注意力}}。\n" + text[start + len(card):],
-                         encoding="utf-8")
+    _, line = into_cloze(attention, "attention-code")
     refused = run("build", "--cards", cards, "--out", out)
     assert refused.exit_code == 1
-    line = text[:start].count("\n") + 1
     assert refused.stderr.startswith(
         f"{attention}:{line}: error: card 'attention-code' was a front/back card when it was"
         " last built and is now a cloze")
@@ -258,12 +263,7 @@ def test_check_refuses_what_build_would(cards, tmp_path):
     out = tmp_path / "build"
     build(cards, out)
     attention = cards / "attention.yaml"
-    text = attention.read_text(encoding="utf-8")
-    card = remove_card(attention, "attention-code")
-    start = text.index(card)
-    attention.write_text(text[:start] + "  - id: attention-code\n"
-                         "    cloze: 写出 {{c1::缩放点积注意力}}。\n" + text[start + len(card):],
-                         encoding="utf-8")
+    text, _ = into_cloze(attention, "attention-code")
     refused = run("check", "--cards", cards, "--out", out)
     assert refused.exit_code == 1
     assert "card 'attention-code' was a front/back card" in refused.stderr

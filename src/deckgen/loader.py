@@ -287,13 +287,11 @@ class _FileReader:
         if node is None:
             return None
         deck = self._string(node, "deck")
-        if deck is not None and any(c in deck for c in "\t\n\r"):
-            self.error(self._line(node), f"deck name {deck!r} has a line break or tab; Anki"
-                                         " would drop it from the name")
-            return None
-        if deck is not None and (CONTROL.search(deck) or NAME_CONTROL.search(deck)):
-            self.error(self._line(node), f"deck name {deck!r} has a control or text-direction"
-                                         " character; Anki would drop or garble it")
+        if deck is not None and (char := NAME_CONTROL.search(deck)):
+            what = ("a line break or tab" if char.group() in "\t\n\r"
+                    else "a control or text-direction character")
+            self.error(self._line(node), f"deck name {deck!r} has {what}; Anki would drop or"
+                                         " garble it")
             return None
         if deck is not None and any(not part.strip() for part in deck.split("::")):
             self.error(self._line(node), f"deck name '{deck}' has an empty part between '::'")

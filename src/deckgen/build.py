@@ -26,7 +26,7 @@ from deckgen.environment import CACHE_DIR
 from deckgen.errors import DeckgenError, Problem, SourceErrors
 from deckgen.model import Location, Note, Topic
 from deckgen.record import Record
-from deckgen.state import STATE_FILE
+from deckgen.state import STATE_FILE, Shipped, ShippedStamp
 
 if TYPE_CHECKING:
     from deckgen.collect import Sources, TopicResult
@@ -453,8 +453,8 @@ def _save_record(the_plan: Plan, topics: list, previous: Record, fingerprints: d
     sources = the_plan.sources
     inputs = dict(sources.inputs)
     inputs[STATE_FILE] = record.sha(the_plan.state_text.encode())
-    shipped = {**previous.shipped,
-               **{k: (s.mtime, s.digest, s.notetype) for k, s in the_plan.state.notes.items()}}
+    shipped = {**previous.shipped, **{k: ShippedStamp(s.mtime, s.digest, s.notetype)
+                                      for k, s in the_plan.state.notes.items()}}
     outputs = {name: [fingerprint, record.stat_of(out_dir / name)]
                for name, fingerprint in fingerprints.items()}
     warnings = [[p.path, p.line, p.message, p.level, p.code]
@@ -486,7 +486,7 @@ def _sources(cards_dir: Path, out_dir: Path | None, found: Found):
                    unreadable)
 
 
-def _guard_kinds(previous, shipped: dict, checked: Checked, sources) -> None:
+def _guard_kinds(previous, shipped: Shipped, checked: Checked, sources) -> None:
     """A card that was built as a front/back card and is now a cloze, or the other way:
     Anki keeps a note's type on import and skips such a note as a conflict, so the change
     would never reach a learner who has the card. Its last kind is in the state file, or,
@@ -495,7 +495,8 @@ def _guard_kinds(previous, shipped: dict, checked: Checked, sources) -> None:
 
     def last_kind(card_id: str) -> str:
         stamp = previous.notes.get(card_id)
-        return stamp.notetype if stamp else shipped.get(card_id, (0, "", ""))[2]
+        last = stamp or shipped.get(card_id)
+        return last.notetype if last else ""
 
     changed = [Problem(sources.shown(t.record.source), n.line, (
         f"card '{n.card_id}' was {kinds[old]} when it was last built and is now"

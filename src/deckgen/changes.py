@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from deckgen.state import NoteStamp
+    from deckgen.state import NoteStamp, Shipped
 
 KINDS = ("added", "updated", "unchanged", "removed", "renamed")
 
@@ -72,7 +72,7 @@ def deck_moves(earlier: dict[str, str], current: dict[str, str]) -> list[DeckMov
 
 
 def compare(previous: dict[str, NoteStamp], current: dict[str, NoteStamp],
-            topic_order: list[str], shipped: dict[str, tuple] | None = None) -> Changes:
+            topic_order: list[str], shipped: Shipped | None = None) -> Changes:
     """What an import of `current` does, card by card, to a collection that has
     `previous`. A card back with exactly what was `shipped` for it is added back, never a
     rename: Anki has its note already."""
@@ -84,7 +84,8 @@ def compare(previous: dict[str, NoteStamp], current: dict[str, NoteStamp],
     for card_id, stamp in current.items():
         changes = topics.setdefault(stamp.topic, TopicChanges())
         old = previous.get(card_id)
-        if old is None and shipped.get(card_id, ())[:2] == (stamp.mtime, stamp.digest):
+        last = shipped.get(card_id)
+        if old is None and last and (last.mtime, last.digest) == (stamp.mtime, stamp.digest):
             changes.added.append(card_id)
         elif old is None and stamp.text in by_text:
             renames.append(Rename(by_text.pop(stamp.text), card_id))

@@ -23,7 +23,7 @@ from deckgen.environment import CACHE_DIR
 from deckgen.errors import Problem
 from deckgen.model import NoteInfo
 from deckgen.sources import find_files, is_source
-from deckgen.state import STATE_FILE
+from deckgen.state import STATE_FILE, Shipped, ShippedStamp
 
 RECORD = "record.json"
 VERSION = 4  # of the file's layout: another means a full build
@@ -90,17 +90,16 @@ class Record:
         return self.body.split(b"\n")  # JSON escapes the newlines inside its strings
 
     @functools.cached_property
-    def shipped(self) -> dict[str, tuple[int, str, str]]:
-        """Card id -> (mtime, digest, kind) of the newest package built for it (kind ""
-        when an earlier record did not keep it); entries of the wrong shape are left out."""
+    def shipped(self) -> Shipped:
+        """What the newest package built for each card held. Entries of the wrong shape
+        are left out; those of two values, from before the kind was kept, get kind ""."""
         try:
             shipped = json.loads(self._lines[0])
         except ValueError:
             return {}
         if not isinstance(shipped, dict):
             return {}
-        return {key: (value[0], value[1], value[2] if len(value) == 3 else "")
-                for key, value in shipped.items()
+        return {key: ShippedStamp(*value) for key, value in shipped.items()
                 if isinstance(value, list) and len(value) in (2, 3)
                 and type(value[0]) is int and all(isinstance(v, str) for v in value[1:])}
 
@@ -169,7 +168,7 @@ def load(out_dir: Path) -> Record:
 
 
 def save(out_dir: Path, record: Record, topics: list[TopicRecord],
-         shipped: dict[str, list]) -> None:
+         shipped: Shipped) -> None:
     from deckgen.atomic import write_atomically
 
     head = {"version": VERSION, "environment": record.environment, "inputs": record.inputs,

@@ -47,7 +47,15 @@ class State:
 
 
 Stamp = TypeVar("Stamp", NoteStamp, TypeStamp)
-Shipped = dict[str, tuple]  # card id -> (mtime, digest, kind) of the newest package built
+class ShippedStamp(NamedTuple):
+    """What the newest package built on this machine held for a card."""
+
+    mtime: int
+    digest: str
+    notetype: str = ""  # "": a record written before it was kept
+
+
+Shipped = dict[str, ShippedStamp]  # by card id
 
 
 def with_mtimes(previous: dict[str, Stamp], current: dict[str, Stamp],
@@ -82,7 +90,7 @@ def never_back(stamps: dict[str, NoteStamp], shipped: Shipped, now: int,
     and an import would only overwrite the learner's own edits with it."""
     out = {}
     for key, stamp in stamps.items():
-        mtime, content = shipped.get(key, (0, stamp.digest))[:2]
+        mtime, content, _ = shipped.get(key, ShippedStamp(0, stamp.digest))
         if key in restamp_ids:
             stamp = stamp._replace(mtime=max(now, stamp.mtime + 1, mtime + 1))
         elif content != stamp.digest and stamp.mtime <= mtime:

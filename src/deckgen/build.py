@@ -471,9 +471,13 @@ def _shown(problem: Problem, cards_dir: Path) -> Problem:
     return replace(problem, path=str(cards_dir / problem.path))
 
 
-def _read_cards_folder(cards_dir: Path, out_dir: Path | None = None) -> Found:
+def require_cards_folder(cards_dir: Path) -> None:
     if not cards_dir.is_dir():
         raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
+
+
+def _read_cards_folder(cards_dir: Path, out_dir: Path | None = None) -> Found:
+    require_cards_folder(cards_dir)
     return record.fingerprint(cards_dir, out_dir)
 
 

@@ -143,10 +143,10 @@ def preview(cards_dir: Path, out_dir: Path, open_page: bool) -> None:
 @out_option
 def watch(cards_dir: Path, out_dir: Path) -> None:
     """Rebuild the packages and the preview on every save under the cards folder."""
+    from deckgen.build import require_cards_folder
     from deckgen.watch import watch as watch_cards
 
-    if not cards_dir.is_dir():
-        raise DeckgenError(f"{cards_dir}: no such folder (pass --cards DIR)")
+    require_cards_folder(cards_dir)
     with_preview = has_anki()
     if not with_preview:
         click.echo(f"building the packages only; for the preview too: {INSTALL_ANKI}")
@@ -315,4 +315,3 @@ def show_problems(problems: list) -> None:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-

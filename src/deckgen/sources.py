@@ -30,8 +30,7 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
     found, problems = [], []
     seen: set[Path] = set()
     root = cards_dir.resolve()
-    skipped = skip.resolve() if skip is not None else None
-    skipped = None if skipped == root else skipped  # --out the cards folder itself
+    skipped = output_inside(cards_dir, skip)
     folders = [cards_dir]
     while folders:
         folder = folders.pop()
@@ -79,6 +78,15 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
             elif path.suffix in SUFFIXES:
                 problems.append(_unreadable(path))
     return sorted(found), problems
+
+
+def output_inside(cards_dir: Path, out_dir: Path | None) -> Path | None:
+    """The output folder, resolved, if it is another folder than the cards folder: what
+    the build writes there is not the author's. (As the cards folder itself, it leaves
+    nothing out.)"""
+    if out_dir is None or (out := out_dir.resolve()) == cards_dir.resolve():
+        return None
+    return out
 
 
 def _inside(path: Path, root: Path) -> bool:

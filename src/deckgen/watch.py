@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from deckgen.sources import output_inside
 from deckgen.state import STATE_FILE
 
 # Files editors and tools write beside the one being saved, then rename or delete:
@@ -37,9 +38,7 @@ def watch(cards_dir: Path, rebuild: Callable[[], None], report: Callable[[str], 
     change."""
     from watchfiles import watch as watch_changes
 
-    cards = cards_dir.resolve()
-    out = out_dir.resolve() if out_dir is not None else None
-    out = None if out == cards else out  # --out the cards folder: everything is the author's
+    cards, out = cards_dir.resolve(), output_inside(cards_dir, out_dir)
 
     def authors(change: object, path: str) -> bool:
         inside_out = out is not None and Path(path).is_relative_to(out)

@@ -272,3 +272,25 @@ def test_check_refuses_what_build_would(cards, tmp_path):
     refused = run("check", "--cards", cards, "--out", out)
     assert refused.exit_code == 1
     assert refused.stderr.startswith(f"{cards / STATE_FILE}:1: error: cannot read the build")
+
+
+def test_the_moved_search_finds_only_the_old_deck(cards, tmp_path, collection):
+    """Anki's search reads `_` and `*` as wildcards: the search printed for a deck move,
+    pasted into the browser, must not also select the cards of a deck that matches them."""
+    out = tmp_path / "build"
+    attention = cards / "attention.yaml"
+    text = attention.read_text(encoding="utf-8")
+    attention.write_text(text.replace('deck: "测试::Transformer 与注意力"',
+                                      'deck: "测试::a_b*"'), encoding="utf-8")
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    other = collection.decks.id("测试::axbc")  # a learner's own deck the wildcards match
+    note = collection.new_note(collection.models.by_name("Basic"))
+    note["Front"], note["Back"] = "mine", "mine"
+    collection.add_note(note, other)
+    attention.write_text(text, encoding="utf-8")
+    (line,) = [line for line in build(cards, out).output.splitlines() if "moved:" in line]
+    search = line.split("(search ", 1)[1].removesuffix(")")
+    found = [dict(collection.get_card(c).note().items()) for c in collection.find_cards(search)]
+    moved = {fields.get("CardId", fields.get("Front")) for fields in found}
+    assert moved == {"scaled-dot-product", "attention-formula", "attention-code"}

@@ -15,6 +15,7 @@ DECK_TRIM = re.compile(r"^[\s:]+|[\s:]+$")
 TAG_TRIM = re.compile(r"^\s+|\s+$")
 TAG_DROP = re.compile(r"[\x00-\x1f\x7f \u3000]")
 DECK_DROP = re.compile(r"[\x00-\x1f\x7f]")
+SEARCH_SPECIAL = re.compile(r'[\\"_*]')  # wildcards, and what ends or escapes a search text
 
 
 def deck_key(name: str) -> str:
@@ -25,6 +26,14 @@ def deck_key(name: str) -> str:
 def anki_tag(tag: str) -> str:
     """The tag as Anki would store it."""
     return "::".join(_part(p, TAG_DROP, TAG_TRIM) for p in tag.split("::"))
+
+
+def deck_search(name: str) -> str:
+    """Anki's search for the cards of deck `name` itself, not its subdecks: `_` and `*`
+    would be wildcards, and `"` or `\\` end or escape the text, so each gets a backslash
+    (as Anki's own search writer does)."""
+    text = SEARCH_SPECIAL.sub(r"\\\g<0>", name)
+    return f'"deck:{text}" -"deck:{text}::*"'
 
 
 def _part(part: str, drop: re.Pattern, trim: re.Pattern) -> str:

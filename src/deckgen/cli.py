@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from deckgen.anki_names import deck_search
 from deckgen.errors import DeckgenError, os_error_message
 from deckgen.extras import INSTALL_ANKI, has_anki, require_anki
 
@@ -284,7 +285,7 @@ def show_removed(changes, where) -> None:
         click.echo(f"moved: {cards} from deck '{move.old}' to '{move.new}'. An import leaves"
                    f" the cards learners already have in '{move.old}' (Anki moves no card);"
                    " deckgen sync --move-cards moves them, or move them in Anki's browser"
-                   f' (search "deck:{move.old}" -"deck:{move.old}::*")')
+                   f" (search {deck_search(move.old)})")
 
 
 def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:

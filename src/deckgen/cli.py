@@ -30,11 +30,15 @@ accept_option = click.option("--accept-notetype-change", is_flag=True, help=ACCE
 class _Main(click.Group):
     def invoke(self, ctx: click.Context):
         """An OS error (a read-only folder, a full disk, a file gone unreadable) is one
-        line naming the path and what to do, never a traceback."""
+        line naming the path and what to do, never a traceback. Ctrl+C ends with the exit
+        code shells give an interrupted command (128 + SIGINT), not click's 1."""
         try:
             return super().invoke(ctx)
         except OSError as error:
             raise DeckgenError(os_error_message(error)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise SystemExit(130) from None
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

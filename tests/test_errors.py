@@ -20,8 +20,13 @@ cards:
 CASES = {
     "malformed-yaml": (
         {"t.yaml": "deck: Good\ncards:\n  - id: a\n    front: [unclosed\n"},
-        ["t.yaml:5: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow"
-         " sequence that starts at line 4)"],
+        ["t.yaml:4: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow"
+         " sequence that starts at line 4)"],  # at the end of the file: its last line
+    ),
+    "unclosed-quote-at-the-end": (
+        {"t.yaml": "deck: Good\ncards:\n  - id: a\n    front: \"unclosed"},
+        ["t.yaml:4: error: invalid YAML: found unexpected end of stream (while scanning a"
+         " quoted scalar that starts at line 4)"],
     ),
     "bad-indentation": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n   back: A\n"},

@@ -236,7 +236,7 @@ class _FileReader:
             message = f"invalid YAML: {e.problem or e.context}"
             if e.context and e.context_mark and e.problem:
                 message += f" ({e.context} that starts at line {e.context_mark.line + 1})"
-            self.error(mark.line + 1 if mark else 1, message)
+            self.error(_line_of(mark, text), message)
             return None
         except yaml.YAMLError as e:  # unmarked: libyaml's reader errors
             self.error(1, f"invalid YAML: {e}")
@@ -442,6 +442,16 @@ def cross_file_problems(topics: list[Outline]) -> list[Problem]:
             else:
                 seen_cards[card_id] = (path, line)
     return problems + _tag_case_problems(topics)
+
+
+def _line_of(mark: yaml.Mark | None, text: str) -> int:
+    """The line of a YAML error, from 1. At the end of the text, past its last line break
+    (or a break libyaml assumes), that is the last line, not the one after it."""
+    if mark is None:
+        return 1
+    if mark.index >= len(text) and mark.column == 0:
+        return max(1, mark.line)
+    return mark.line + 1
 
 
 def _tag_case_problems(topics: list[Outline]) -> list[Problem]:

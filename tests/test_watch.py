@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,3 +144,27 @@ def test_the_cards_folder_as_the_output_folder_is_still_watched(cards, capsys):
                           encoding="utf-8")
         assert wait_until(lambda: len(builds) >= 2)
         assert "changed: attention.yaml" in reports
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_cards_folder_deleted_or_replaced_is_watched_again(cards, tmp_path, capsys, how):
+    """`git checkout` of a branch without it, an unpacked copy, a sync tool: the folder
+    watched is gone, and the one in its place is watched from when it appears."""
+    copy = tmp_path / "copy"
+    shutil.copytree(cards, copy)
+    with watching(cards, tmp_path / "build", capsys, "err", with_preview=False) as (builds,
+                                                                                  reports):
+        if how == "deleted":
+            shutil.rmtree(cards)
+            assert wait_until(lambda: any("no such folder" in b for b in builds))
+            shutil.copytree(copy, cards)
+        else:
+            os.rename(copy, tmp_path / "new")
+            shutil.rmtree(cards)
+            os.rename(tmp_path / "new", cards)
+        assert wait_until(lambda: builds[-1] == "" and len(builds) >= 2)
+        count = len(builds)
+        source = cards / "attention.yaml"
+        source.write_text(source.read_text(encoding="utf-8").replace("back:", "bakc:", 1),
+                          encoding="utf-8")
+        assert wait_until(lambda: any("unknown key 'bakc'" in b for b in builds[count:]))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +20,7 @@ EDITOR_TEMP = re.compile(
     r"sed[A-Za-z0-9]{6}|4913|#.*#"
     r"|.*(~|\.sw[a-px]|___jb_(tmp|old|bak)___|\.kate-swp|\.tmp|\.temp|\.bak|\.orig|\.part)",
     re.I)
+CHECK_MS = 1000  # how often a watch looks whether the cards folder is still the same
 
 
 def is_editor_temp(name: str) -> bool:
@@ -35,17 +38,63 @@ def watch(cards_dir: Path, rebuild: Callable[[], None], report: Callable[[str], 
           stop_event=None, out_dir: Path | None = None) -> None:
     """Call `rebuild` now and after every batch of changes, until `stop_event` is set.
     What the build writes into `out_dir`, should it be inside the cards folder, is not a
-    change."""
-    from watchfiles import watch as watch_changes
-
+    change. A cards folder deleted or replaced (a checkout, an unpacked copy) is watched
+    again once a folder is back in its place: a watch follows the folder it started on."""
     cards, out = cards_dir.resolve(), output_inside(cards_dir, out_dir)
 
     def authors(change: object, path: str) -> bool:
         inside_out = out is not None and Path(path).is_relative_to(out)
         return is_authors_file(change, path) and not inside_out
 
+    def changed(path: str) -> None:
+        report(f"changed: {Path(path).relative_to(cards)}")
+
     rebuild()
-    for changes in watch_changes(cards_dir, watch_filter=authors, stop_event=stop_event):
-        for _, path in sorted(changes, key=lambda c: c[1]):
-            report(f"changed: {Path(path).relative_to(cards)}")
-        rebuild()
+    folder, back = _identity(cards_dir), False
+    while folder is None or _watch_folder(cards_dir, folder, authors, changed, rebuild,
+                                          stop_event, rebuild_first=back):
+        folder, back = _back(cards_dir, stop_event), True
+        if folder is None:
+            return  # stopped while waiting
+        report(f"changed: {cards_dir} is back")
+
+
+def _watch_folder(cards_dir: Path, folder: tuple[int, int], authors, changed, rebuild,
+                  stop_event, rebuild_first: bool) -> bool:
+    """Rebuild on each batch of changes to the folder, until it is stopped (False) or
+    the folder is no longer the one it started on (True). With `rebuild_first`, rebuild
+    as soon as the watch is on: files written before it started are read then."""
+    from watchfiles import watch as watch_changes
+
+    try:
+        # Woken each second even with nothing changed, to notice the folder replaced.
+        for changes in watch_changes(cards_dir, watch_filter=authors, stop_event=stop_event,
+                                     rust_timeout=CHECK_MS, yield_on_timeout=True):
+            for _, path in sorted(changes, key=lambda c: c[1]):
+                changed(path)
+            if changes or rebuild_first:
+                rebuild()
+                rebuild_first = False
+            if _identity(cards_dir) != folder:
+                return True
+    except FileNotFoundError:  # gone before the watch started
+        return True
+    return False
+
+
+def _back(cards_dir: Path, stop_event) -> tuple[int, int] | None:
+    """The folder's identity once one is there again; None if stopped first."""
+    while (folder := _identity(cards_dir)) is None:
+        if stop_event is not None and stop_event.is_set():
+            return None
+        time.sleep(CHECK_MS / 1000)
+    return folder
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which folder is at this path (device and inode), or None if no folder is."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None

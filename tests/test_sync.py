@@ -360,3 +360,22 @@ def test_a_gone_bank_is_not_taken_over_by_one_that_shares_a_card(cards, profile,
                                   "    back: A\n", encoding="utf-8")
     output = "\n".join(synced(other, profile, "--prune", "--dry-run"))
     assert "would delete" not in output, output
+
+
+def test_a_move_not_made_is_made_by_a_later_sync_with_move_cards(cards, profile):
+    """sync reports a move it did not make and advises --move-cards: the next sync, with
+    it, must still know where the card is."""
+    synced(cards, profile)
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(
+        'deck: "测试::Transformer 与注意力"', 'deck: "测试::注意力"'), encoding="utf-8")
+    assert any(line.startswith("not moved: 'attention-code'")
+               for line in synced(cards, profile))
+    lines = synced(cards, profile, "--move-cards")
+    assert "moved: 'attention-code' from \"测试::Transformer 与注意力\" to \"测试::注意力\"" in lines
+    col = Collection(str(profile / "collection.anki2"))
+    try:
+        note = notes_by_card(col)["attention-code"]
+        assert {col.decks.name(card.did) for card in note.cards()} == {"测试::注意力"}
+    finally:
+        col.close()

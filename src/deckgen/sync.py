@@ -124,7 +124,9 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
             _move(col, cards)
         if report.deleted:
             col.remove_notes(list(removed.values()))
-        record.update(shipment, gone=removed if report.deleted else {})
+        record.update(shipment, gone=removed if report.deleted else {},
+                      unmoved={} if report.moved else {m.card_id: m.old_deck
+                                                          for m in report.moves})
         record.save(col)
     return report
 

@@ -58,13 +58,16 @@ class Record:
     def decks(self) -> dict[str, str]:
         return {card_id: deck for card_id, (deck, _) in self.cards.items()}
 
-    def update(self, shipment: Shipment, gone) -> None:
+    def update(self, shipment: Shipment, gone, unmoved: dict[str, str]) -> None:
         """Record this shipment; forget the cards whose notes were deleted (`gone`), and
-        remember the other removed ones, so a later --prune still knows them."""
+        remember the other removed ones, so a later --prune still knows them. A card
+        left in its old deck (`unmoved`: card id -> that deck) is recorded there, so a
+        later --move-cards still moves it."""
         for card_id in gone:
             self.cards.pop(card_id, None)
         for card_id, shipped in shipment.notes.items():
-            self.cards[card_id] = [shipment.decks[shipped.deck_id], list(shipped.tags)]
+            deck = unmoved.get(card_id, shipment.decks[shipped.deck_id])
+            self.cards[card_id] = [deck, list(shipped.tags)]
 
     def save(self, col: Collection) -> None:
         data = {"version": VERSION, "cards_folder": self.folder, "cards": self.cards}

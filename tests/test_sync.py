@@ -372,10 +372,31 @@ def test_a_move_not_made_is_made_by_a_later_sync_with_move_cards(cards, profile)
     assert any(line.startswith("not moved: 'attention-code'")
                for line in synced(cards, profile))
     lines = synced(cards, profile, "--move-cards")
-    assert "moved: 'attention-code' from \"测试::Transformer 与注意力\" to \"测试::注意力\"" in lines
+    assert ("moved: 'attention-code' from \"测试::Transformer 与注意力\" to \"测试::注意力\""
+            in lines)
     col = Collection(str(profile / "collection.anki2"))
     try:
         note = notes_by_card(col)["attention-code"]
         assert {col.decks.name(card.did) for card in note.cards()} == {"测试::注意力"}
     finally:
         col.close()
+
+
+def test_prune_names_a_renamed_card_before_deleting_its_history(cards, profile):
+    """A card renamed with the same text: the build advises changing the id back to keep
+    its review history. sync, which can delete that history, says so too."""
+    synced(cards, profile)
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(
+        "- id: attention-code\n", "- id: attention-snippet\n"), encoding="utf-8")
+    refused = sync(cards, profile, "--prune")
+    assert refused.exit_code == 1 and refused.stderr == (
+        "--prune would delete the notes of 1 card no longer in the sources (attention-code,"
+        " renamed to attention-snippet); pass --yes to delete them without asking; nothing"
+        " was changed\n")
+    lines = synced(cards, profile, "--prune", "--yes")
+    assert lines[1:3] == [
+        "deleted: 'attention-code'",
+        "renamed: 'attention-code' is now 'attention-snippet' with the same text, a new card"
+        " without its review history; to keep it, change the id back to 'attention-code' and"
+        " restore the backup"]

@@ -152,8 +152,7 @@ def test_a_cards_folder_deleted_or_replaced_is_watched_again(cards, tmp_path, ca
     watched is gone, and the one in its place is watched from when it appears."""
     copy = tmp_path / "copy"
     shutil.copytree(cards, copy)
-    with watching(cards, tmp_path / "build", capsys, "err", with_preview=False) as (builds,
-                                                                                  reports):
+    with watching(cards, tmp_path / "build", capsys, "err", with_preview=False) as (builds, _):
         if how == "deleted":
             shutil.rmtree(cards)
             assert wait_until(lambda: any("no such folder" in b for b in builds))

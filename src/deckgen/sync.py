@@ -46,6 +46,7 @@ class SyncReport:
     conflicting: list[str] = field(default_factory=list)  # not updated: note type differs
     kept_tags: dict[str, list[str]] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)  # known cards gone from the sources
+    renamed: dict[str, str] = field(default_factory=dict)  # removed id -> id of its text now
     deleted: bool = False  # the notes of `removed` were deleted
     moves: list[Move] = field(default_factory=list)
     moved: bool = False  # the cards of `moves` were moved
@@ -68,6 +69,11 @@ class SyncReport:
             yield (f"{delete}: '{card_id}'" if self.deleted else
                    f"not deleted: '{card_id}' is no longer in the sources; pass --prune to"
                    f" delete it, or search for CardId:{card_id} in Anki's browser")
+            if card_id in self.renamed:
+                yield (f"renamed: '{card_id}' is now '{self.renamed[card_id]}' with the same"
+                       " text, a new card without its review history; to keep it, change the"
+                       f" id back to '{card_id}'" + (" and restore the backup" if self.deleted
+                                                     and not self.dry_run else ""))
         for card_id in self.stale:
             yield (f"not updated: '{card_id}' was changed in Anki after it was built, so the"
                    " import keeps Anki's copy; edit the card in YAML to update it")
@@ -109,9 +115,11 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
                    if card_id not in shipment.notes and card_id in known_decks
                    and guid == ids.note_guid(card_id)}
         report.removed = sorted(removed)
+        report.renamed = _renamed(before, shipment, removed)
         report.deleted = prune and bool(removed)
         if report.deleted and not dry_run:
-            confirm(report.removed)
+            confirm([f"{c}, renamed to {report.renamed[c]}" if c in report.renamed else c
+                     for c in report.removed])
         if not dry_run:
             report.backup = _backup(col, collection.parent / "backups")
         log = _import(col, package)
@@ -129,6 +137,14 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
                                                           for m in report.moves})
         record.save(col)
     return report
+
+
+def _renamed(before: dict[str, Row], shipment: Shipment, removed) -> dict[str, str]:
+    """The removed cards whose note has exactly the text of a card shipped now (all its
+    fields but the last two, CardId and Source): renamed, by id."""
+    by_text = {s.fields[:-2]: card_id for card_id, s in shipment.notes.items()}
+    return {card_id: by_text[text] for card_id in removed
+            if (text := before[card_id][4][:-2]) in by_text}
 
 
 def _last_decks(previous: State, shipment: Shipment) -> dict[str, str | None]:

@@ -509,3 +509,53 @@ def test_names_that_are_not_utf8_or_reorder_text_are_errors_and_icon_files_are_s
         f"{cards}:1: error: the name 'a\\u202eb.png' has a control character U+202E;"
         " rename it",
         f"{cards}:1: error: the name '\\udcff\\udcfe.png' is not valid UTF-8; rename it"])
+
+
+def cloze_card(text: str) -> str:
+    return "deck: D\ncards:\n  - id: a\n    cloze: |\n" + "".join(
+        f"      {line}\n" for line in text.splitlines())
+
+
+@pytest.mark.parametrize("text, command", [
+    (r"x \(\hr{{c1::ef}}{javascript:alert(1)}{click}\) y", "href"),
+    (r"x \(\bb{{c1::ox}}[background:url(https://a.org/t.png)]{E}\) y", "bbox"),
+    (r"{{c1::a}} \(\st{{c2::yle}}{color:red}{x}\)", "style"),  # card 1's front joins c2
+    (r"\(\hr{{c1::e::hint}}f{javascript:alert(1)}{x}\)", "href"),  # the hint is not shown
+    (r"\(\h{{c1::r{{c2::e}}f}}{javascript:alert(1)}{x}\)", "href"),  # nested
+])
+def test_tex_commands_spelled_across_a_cloze_are_errors(tmp_path, text, command):
+    """Anki puts a deletion's text in place on the answer (and other deletions' on the
+    front) before MathJax reads the formula: a command split by a deletion is whole then."""
+    cards = tmp_path / "cards"
+    write(cards, cloze_card(text))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1 and f"\\{command} in TeX is not allowed" in result.stderr
+
+
+@pytest.mark.parametrize("text", [
+    r"{{c1::ok}} and {\{c9999::hidden}}",  # a deletion only Markdown makes
+    r"{{c1::a\}\}b}} tail",  # a deletion Markdown ends early
+])
+def test_cloze_deletions_made_or_changed_by_markdown_escapes_are_errors(tmp_path, text):
+    """Anki reads deletions in the rendered field: one there that the checks of the
+    source did not see (numbered past c500, or ending elsewhere) is an error."""
+    cards = tmp_path / "cards"
+    write(cards, cloze_card(text))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert ("t.yaml:5: error: card 'a': Anki would not read the cloze deletions as written"
+            in result.stderr)
+
+
+def test_a_cloze_in_a_highlighted_code_block_is_an_error_not_a_traceback(tmp_path):
+    """Highlighting splits `{{c1::` into tokens: Anki would find no deletion, and the
+    package no card."""
+    cards = tmp_path / "cards"
+    write(cards, cloze_card("```python\nx = {{c1::len}}(y)\n```"))
+    result = run("build", "--cards", cards, "--out", tmp_path / "build")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr == (
+        f"{cards / 't.yaml'}:5: error: card 'a': Anki would not read the cloze deletions as"
+        " written (written: c1; read: none): a Markdown escape (\\{ or \\}) becomes a brace"
+        " that opens or ends one, and a code block's highlighting splits one; put deletions"
+        " in plain text or inline code, and braces unescaped\n")

@@ -35,6 +35,28 @@ def numbers(text: str) -> set[int]:
     return {int(match.group(1)) for match in OPENING.finditer(text)}
 
 
+def written(text: str) -> list[int]:
+    """The number of every deletion opened in `text`, in order, nested ones included: what
+    Anki's parser reads (so a field as rendered can be compared with its source)."""
+    return [int(match.group(1)) for match in OPENING.finditer(text)]
+
+
+def revealed(text: str, with_hints: bool = False) -> str:
+    """The text with each deletion (nested ones too) replaced by its own text, as the
+    answer side shows it; `with_hints` keeps each hint and its `::` too (Anki's split of
+    a deletion's text from its hint is not relied on). Raises BadDeletion if one is
+    never closed."""
+    out, pos = [], 0
+    for deletion in find_deletions(text):
+        opening = OPENING.match(text, deletion.start)
+        assert opening is not None
+        inner = revealed(text[opening.end():deletion.end - 2], with_hints)
+        out += [text[pos:deletion.start], inner if with_hints else inner.split("::")[0]]
+        pos = deletion.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def check_deletions(text: str) -> list[Deletion]:
     """The top-level deletions; raises BadDeletion for one never closed, numbered above
     Anki's limit, or nested too deep."""

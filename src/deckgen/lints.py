@@ -119,7 +119,22 @@ def _field_problems(card: Card, text: Text, field: str) -> Iterable[Problem]:
         yield _problem(text, "tex-open", f"card '{card.id}': math left open at"
                                          f" '{_short(rest)}'; close it, or escape a literal"
                                          " dollar as \\$", _line_of(text, rest[:8]))
-    yield from _tex_html(card, text, html.unescape(TAG.sub("", field)))
+    found = [p for side in _sides(card, text, field)
+             for p in _tex_html(card, text, html.unescape(TAG.sub("", side)))]
+    yield from dict.fromkeys(found)  # once, if in several sides
+
+
+def _sides(card: Card, text: Text, field: str) -> list[str]:
+    """The field as written and, for a cloze, as the answer shows it: each deletion's text
+    in its place (so a TeX command split by a deletion is whole). The question shows the
+    asked deletion as [...] or [hint], whose brackets end a command's name, and the
+    others' text: nothing the answer does not show too."""
+    if text is not card.cloze:
+        return [field]
+    try:
+        return [field, cloze.revealed(field), cloze.revealed(field, with_hints=True)]
+    except cloze.BadDeletion:  # one never closed in the rendered field: joined anyway
+        return [field, cloze.OPENING.sub("", field)]
 
 
 def _tex_html(card: Card, text: Text, shown: str) -> Iterable[Problem]:

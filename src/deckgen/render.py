@@ -149,6 +149,8 @@ def render_card(card: Card, topic: Topic, renderer: MarkdownRenderer) -> Note:
     if card.is_cloze:
         body = _cloze_text(card, renderer)
         fields = (field("cloze", body), field("extra", card.extra), card.id, source)
+        if body is not None and _deletions_read(fields[0]) != _deletions_read(body.source):
+            renderer.problems.append(_deletions_changed(card, body, fields[0]))
         notetype = "cloze"
     else:
         fields = (field("front", card.front), field("back", card.back),
@@ -175,6 +177,25 @@ def _cloze_text(card: Card, renderer: MarkdownRenderer) -> Text | None:
                                          " {{c1::...}}"))
         return None
     return Text(cloze.pad_deletions(text.source), text.where)
+
+
+def _deletions_read(text: str) -> tuple[list[int], int]:
+    """What decides the deletions Anki reads: their numbers, and the escaped braces, which
+    Markdown turns into braces that open or end one (in math and code they stay)."""
+    return cloze.written(text), text.count("\\{") + text.count("\\}")
+
+
+def _deletions_changed(card: Card, body: Text, html: str) -> Problem:
+    """Anki reads the deletions of the field as rendered, and must find the ones written
+    (and checked) in the source."""
+    def listed(text: str) -> str:
+        return " ".join(f"c{n}" for n in cloze.written(text)) or "none"
+
+    return Problem(body.where.path, body.where.line, (
+        f"card '{card.id}': Anki would not read the cloze deletions as written (written:"
+        f" {listed(body.source)}; read: {listed(html)}): a Markdown escape (\\{{ or \\}})"
+        " becomes a brace that opens or ends one, and a code block's highlighting splits"
+        " one; put deletions in plain text or inline code, and braces unescaped"))
 
 
 def unsafe_html(card: Card, name: str, text: Text, removed: tuple[str, ...]) -> Problem:

@@ -400,3 +400,27 @@ def test_prune_names_a_renamed_card_before_deleting_its_history(cards, profile):
         "renamed: 'attention-code' is now 'attention-snippet' with the same text, a new card"
         " without its review history; to keep it, change the id back to 'attention-code' and"
         " restore the backup"]
+
+
+def test_a_state_file_naming_another_banks_card_prunes_nothing(cards, profile, tmp_path):
+    """A bank's committed state file is shared with the bank, so it may name any card:
+    --prune deletes only notes this bank shipped, from this folder or into this
+    collection, never one the state file merely names."""
+    synced(cards, profile)
+    other = tmp_path / "other" / "cards"
+    other.mkdir(parents=True)
+    (other / "t.yaml").write_text("deck: 其他\ncards:\n  - id: butter\n    front: Q\n"
+                                  "    back: A\n", encoding="utf-8")
+    synced(other, profile)
+    state = other / STATE_FILE
+    text = state.read_text(encoding="utf-8")
+    state.write_text(text.replace('  "notes": {\n', '  "notes": {\n    "two-figures": ['
+                                  '"0000000000000000", 1796293206, "t", "0000000000000000",'
+                                  ' "basic"],\n'), encoding="utf-8")
+    lines = synced(other, profile, "--prune", "--yes")
+    assert not any("two-figures" in line for line in lines), lines
+    col = Collection(str(profile / "collection.anki2"))
+    try:
+        assert "two-figures" in notes_by_card(col)
+    finally:
+        col.close()

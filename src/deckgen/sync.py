@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deckgen import COMBINED, ids
+from deckgen import record as build_record
 from deckgen.errors import DeckgenError, Problem
 from deckgen.extras import require_anki
 from deckgen.shipment import CARD_ID_FIELD, Shipment, read_package
@@ -103,6 +104,9 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
     require_anki("sync", ("anki",))
     previous = load_state(cards_dir / STATE_FILE)  # before the build forgets removed cards
     built = build(cards_dir, out_dir, progress=progress)
+    # The state file is shared with the bank and may name any card: one of its cards is
+    # this bank's only if this output folder built it too.
+    built_here = previous.notes.keys() & build_record.load(out_dir).shipped.keys()
     package = out_dir / f"{COMBINED}.apkg"
     shipment = read_package(package)
     report = SyncReport(collection, dry_run, warnings=built.warnings)
@@ -111,8 +115,9 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
         before = _notes(col)
         known_decks = _last_decks(previous, shipment)
         known_decks.update(record.decks())
+        ours = built_here | record.cards.keys()
         removed = {card_id: nid for card_id, (nid, guid, *_) in before.items()
-                   if card_id not in shipment.notes and card_id in known_decks
+                   if card_id not in shipment.notes and card_id in ours
                    and guid == ids.note_guid(card_id)}
         report.removed = sorted(removed)
         report.renamed = _renamed(before, shipment, removed)

@@ -132,3 +132,18 @@ def test_the_cards_folder_itself_as_the_output_folder_still_builds(cards):
     result = run("build", "--cards", cards, "--out", cards)
     assert result.exit_code == 0, result.stderr
     assert (cards / "all.apkg").is_file()
+
+
+def test_an_output_folder_holding_topic_files_is_an_error(cards, tmp_path):
+    """`--out cards/more` would leave out the topics in cards/more: their cards reported
+    removed, their package deleted, their notes pruned by sync. Nothing is written."""
+    out = tmp_path / "build"
+    run("build", "--cards", cards, "--out", out)
+    state = (cards / STATE_FILE).read_bytes()
+    result = run("build", "--cards", cards, "--out", cards / "more")
+    assert result.exit_code == 1
+    assert result.stderr == (f"{cards / 'more'}:1: error: this output folder holds topic files"
+                             " (figures.yaml), which a build into it would leave out; give"
+                             " --out a folder of its own\n")
+    assert (cards / STATE_FILE).read_bytes() == state
+    assert not (cards / "more" / "all.apkg").exists()

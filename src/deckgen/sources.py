@@ -42,6 +42,10 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
                                                     " fix its permissions or remove it"))
             continue
         if real == skipped:
+            if topics := _topic_files(folder):
+                problems.append(Problem(str(folder), 1, (
+                    f"this output folder holds topic files ({', '.join(topics[:3])}), which a"
+                    " build into it would leave out; give --out a folder of its own")))
             continue
         if real in seen:
             problems.append(Problem(str(folder), 1, "symlink loop: this folder is already read"
@@ -78,6 +82,16 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
             elif path.suffix in SUFFIXES:
                 problems.append(_unreadable(path))
     return sorted(found), problems
+
+
+def _topic_files(folder: Path) -> list[str]:
+    """The topic files under a folder (hidden ones left out, as everywhere), relative to it."""
+    found = []
+    for parent, folders, files in os.walk(folder):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        found += [os.path.relpath(os.path.join(parent, f), folder) for f in files
+                  if f.endswith(SUFFIXES) and not f.startswith(".")]
+    return sorted(found)
 
 
 def output_inside(cards_dir: Path, out_dir: Path | None) -> Path | None:

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from deckgen import build as building
@@ -13,6 +15,8 @@ from deckgen.state import (
     save_state,
     with_mtimes,
 )
+from deckgen.state_check import MAX_MTIME
+from helpers import run
 
 
 def stamp(digest: str, mtime: int = 0) -> NoteStamp:
@@ -66,3 +70,28 @@ def test_a_state_file_that_appears_during_a_first_build_is_checked(cards, tmp_pa
     with pytest.raises(SourceErrors, match="cannot read the build state"):
         building._plan(cards, tmp_path / "build", found, Record(), None, False, frozenset(),
                        None)
+
+
+def test_a_time_that_would_pass_the_largest_allowed_is_an_error(cards, tmp_path):
+    """The state file allows times up to 9999-12-31; a card stamped there and edited
+    would get the next second, a state file no fresh clone could read. The build stops
+    at the card's line in the state file instead, and writes nothing."""
+    out = tmp_path / "build"
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0
+    path = cards / STATE_FILE
+    rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    line = next(n for n, row in enumerate(rows, 1) if '"tex-cloze"' in row)
+    mtime = json.loads("".join(rows))["notes"]["tex-cloze"][1]
+    rows[line - 1] = rows[line - 1].replace(f", {mtime},", f", {MAX_MTIME},")
+    path.write_text("".join(rows), encoding="utf-8")
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0  # allowed as it is
+    written = path.read_bytes()
+    figures = cards / "more" / "figures.yaml"
+    figures.write_text(figures.read_text(encoding="utf-8").replace("c1::", "c1::新", 1),
+                       encoding="utf-8")
+    for command in ("check", "build"):
+        result = run(command, "--cards", cards, "--out", out)
+        assert result.exit_code == 1 and result.stderr == (
+            f"{path}:{line}: error: card 'tex-cloze': changed, it needs a time after its"
+            " last, 9999-12-31, the largest allowed; set the time on this line lower\n")
+    assert path.read_bytes() == written

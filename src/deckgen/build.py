@@ -104,16 +104,13 @@ def check(cards_dir: Path, out_dir: Path | None = None, progress=None) -> Checke
 
     With `out_dir`, files unchanged since the last build there are taken from its record
     and cache (which are only read); without, every card is rendered, notes in hand."""
-    from deckgen.notetypes import note_types
-
     previous = record.load(out_dir) if out_dir else Record()
     sources = _sources(cards_dir, out_dir, _read_cards_folder(cards_dir, out_dir))
     checked = _check(sources, previous, progress)
-    # What a build would refuse too: a state file it cannot read, a changed note type or
-    # card kind.
-    old_state = _old_state(sources, previous)
-    _guard_schemas(old_state, note_types(), cards_dir / STATE_FILE)
-    _guard_kinds(old_state, previous.shipped, checked, sources)
+    # What a build would refuse too, when it stamps the cards: a state file it cannot
+    # read, a changed note type or card kind, a time past the largest allowed.
+    _stamp(checked, sources, _old_state(sources, previous), previous,
+           cards_dir / STATE_FILE, None, False, frozenset())
     return checked
 
 
@@ -179,7 +176,7 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
            now: int | None, accept_notetype_change: bool, restamp: frozenset[str]) -> Plan:
     from deckgen.changes import compare, deck_moves
     from deckgen.notetypes import note_types
-    from deckgen.state import NoteStamp, State, TypeStamp, never_back, with_mtimes
+    from deckgen.state import NoteStamp, State, TypeStamp, never_back, too_late, with_mtimes
 
     types = note_types()
     if not accept_notetype_change:
@@ -199,6 +196,7 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
         notetypes=with_mtimes(old_state.notetypes,
                         {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
+    too_late(state.notes, state_file, sources.files.get(STATE_FILE))
     changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics],
                       shipped)
     changes.moves = deck_moves(checked.earlier_decks, {

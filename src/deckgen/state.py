@@ -135,14 +135,34 @@ def _check(path: Path, data: dict, raw: bytes) -> None:
              if (message := stamp_problem(key, stamp, sizes))]
     if not wrong:
         return
-    lines: dict[str, int] = {}  # each key's first line, found in one pass
-    for n, text in enumerate(raw.decode("utf-8").splitlines(), 1):
-        if (key := KEY_AT_LINE.match(text)) is not None:
-            lines.setdefault(key.group(1), n)
+    lines = key_lines(raw)
     raise SourceErrors([Problem(
         str(path), lines.get(str(key), 1),
         f"cannot read the build state: {message}; fix it, or delete the file to treat every"
         " card as changed") for key, message in wrong])
+
+
+def key_lines(raw: bytes) -> dict[str, int]:
+    """The first line of each key in a state file, found in one pass."""
+    lines: dict[str, int] = {}
+    for n, text in enumerate(raw.decode("utf-8").splitlines(), 1):
+        if (key := KEY_AT_LINE.match(text)) is not None:
+            lines.setdefault(key.group(1), n)
+    return lines
+
+
+def too_late(stamps: dict[str, NoteStamp], path: Path, raw: bytes | None) -> None:
+    """Raise for the cards whose new time would pass the largest a state file may hold
+    (reached only from a time set by hand): the file written would be refused by every
+    later build that checks it."""
+    from deckgen.state_check import MAX_MTIME
+
+    late = [key for key, stamp in stamps.items() if stamp.mtime > MAX_MTIME]
+    if late:
+        lines = key_lines(raw) if raw else {}
+        raise SourceErrors([Problem(str(path), lines.get(key, 1), (
+            f"card '{key}': changed, it needs a time after its last, 9999-12-31, the largest"
+            " allowed; set the time on this line lower")) for key in late])
 
 
 def dump_state(state: State) -> str:

@@ -183,12 +183,13 @@ def test_a_card_that_changes_kind_is_refused_unless_accepted(cards, tmp_path, co
     import_package(collection, out / "all.apkg")
     attention = cards / "attention.yaml"
     _, line = into_cloze(attention, "attention-code")
-    refused = run("build", "--cards", cards, "--out", out)
-    assert refused.exit_code == 1
-    assert refused.stderr.startswith(
-        f"{attention}:{line}: error: card 'attention-code' was a front/back card when it was"
-        " last built and is now a cloze")
-    assert "new id" in refused.stderr and "--accept-notetype-change" in refused.stderr
+    for command in ("build", "check", "diff"):  # diff lists what build would do: nothing
+        refused = run(command, "--cards", cards, "--out", out)
+        assert refused.exit_code == 1
+        assert refused.stderr.startswith(
+            f"{attention}:{line}: error: card 'attention-code' was a front/back card when it"
+            " was last built and is now a cloze")
+        assert "new id" in refused.stderr and "--accept-notetype-change" in refused.stderr
 
     # What the guard protects against, shown in Anki itself.
     accepted = run("build", "--cards", cards, "--out", out, "--accept-notetype-change")

@@ -113,14 +113,16 @@ def json_problems(cards_dir: Path, out_dir: Path) -> tuple[list, bool]:
 @main.command()
 @cards_option
 @out_option
-def diff(cards_dir: Path, out_dir: Path) -> None:
-    """List the cards changed since the last build, with file:line."""
+@accept_option
+def diff(cards_dir: Path, out_dir: Path, accept_notetype_change: bool) -> None:
+    """List the cards changed since the last build, with file:line (refusing, as build
+    does, a note type or card kind change unless accepted)."""
     from deckgen.build import plan, unchanged
 
     if unchanged(cards_dir, out_dir, outputs=False) is not None:
         click.echo("no changes since the last build")
         return
-    the_plan = plan(cards_dir, out_dir, accept_notetype_change=True)
+    the_plan = plan(cards_dir, out_dir, accept_notetype_change=accept_notetype_change)
     where = the_plan.where
     total = the_plan.changes.total
     for kind in ("added", "updated"):

@@ -295,3 +295,25 @@ def test_the_moved_search_finds_only_the_old_deck(cards, tmp_path, collection):
     found = [dict(collection.get_card(c).note().items()) for c in collection.find_cards(search)]
     moved = {fields.get("CardId", fields.get("Front")) for fields in found}
     assert moved == {"scaled-dot-product", "attention-formula", "attention-code"}
+
+
+def test_a_deck_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_path,
+                                                                    collection):
+    """Anki finds decks by name without case: an import puts nothing elsewhere and keeps
+    the old spelling. No move to make, then, but a rename to make in Anki."""
+    out = tmp_path / "build"
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(
+        "Transformer 与注意力", "TRANSFORMER 与注意力"), encoding="utf-8")
+    output = build(cards, out).output
+    assert "moved:" not in output
+    assert ("renamed deck: '测试::Transformer 与注意力' is now '测试::TRANSFORMER 与注意力', the"
+            " same deck to Anki (which ignores case, Unicode normalization and spaces around"
+            " '::'): an import keeps the name it has; rename the deck in Anki to match\n"
+            ) in output
+    import_package(collection, out / "all.apkg")
+    names = {collection.decks.name(collection.get_card(c).did)
+             for c in collection.find_cards("CardId:attention-*")}
+    assert names == {"测试::Transformer 与注意力"}  # what the report says

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from deckgen.anki_names import deck_key
+
 if TYPE_CHECKING:
     from deckgen.state import NoteStamp, Shipped
 
@@ -38,6 +40,12 @@ class DeckMove:
     old: str
     new: str
     card_ids: list[str]
+
+    @property
+    def respelled(self) -> bool:
+        """Whether the new deck is the old one to Anki, only spelled otherwise: an import
+        then keeps the cards, and the name, where they are."""
+        return deck_key(self.old) == deck_key(self.new)
 
 
 @dataclass

@@ -286,6 +286,11 @@ def show_removed(changes, where) -> None:
         click.echo(f"removed: '{card_id}'. Anki keeps its note; to delete it, search for"
                    f" CardId:{card_id} in Anki's browser")
     for move in changes.moves:
+        if move.respelled:
+            click.echo(f"renamed deck: '{move.old}' is now '{move.new}', the same deck to Anki"
+                       " (which ignores case, Unicode normalization and spaces around '::'):"
+                       " an import keeps the name it has; rename the deck in Anki to match")
+            continue
         cards = (f"'{move.card_ids[0]}'" if len(move.card_ids) == 1
                  else f"{len(move.card_ids)} cards")
         click.echo(f"moved: {cards} from deck '{move.old}' to '{move.new}'. An import leaves"

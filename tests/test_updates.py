@@ -317,3 +317,19 @@ def test_a_deck_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_p
     names = {collection.decks.name(collection.get_card(c).did)
              for c in collection.find_cards("CardId:attention-*")}
     assert names == {"测试::Transformer 与注意力"}  # what the report says
+
+
+def test_a_tag_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_path,
+                                                                   collection):
+    out = tmp_path / "build"
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(
+        "tags: [transformer]", "tags: [Transformer]"), encoding="utf-8")
+    output = build(cards, out).output
+    assert ("renamed tag: 'transformer' is now 'Transformer', the same tag to Anki (which"
+            " ignores case): an import keeps the spelling it has; rename the tag in Anki's"
+            " browser to match\n") in output
+    import_package(collection, out / "all.apkg")
+    assert "Transformer" not in collection.tags.all()  # what the report says

@@ -25,7 +25,7 @@ from deckgen.changes import Changes, TopicChanges
 from deckgen.environment import CACHE_DIR
 from deckgen.errors import DeckgenError, Problem, SourceErrors
 from deckgen.model import Location, Note, Topic
-from deckgen.record import Record
+from deckgen.record import Record, TopicRecord
 from deckgen.state import STATE_FILE, Shipped, ShippedStamp
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class Checked:
     topics: list[TopicResult]  # in build order
     warnings: list[Problem]
     rendered_now: int  # cards rendered in this run (the rest came from the cache)
-    earlier_decks: dict[str, str] = field(default_factory=dict)  # card id -> last deck
+    earlier: dict[str, TopicRecord] = field(default_factory=dict)  # last build's outlines
 
     @property
     def card_count(self) -> int:
@@ -132,7 +132,7 @@ def _check(sources, previous: Record, progress) -> Checked:
         raise SourceErrors(bank.problems)
     if not bank.topics:
         raise DeckgenError(f"{sources.cards_dir}: no *.yaml topic files found")
-    return Checked(bank.topics, bank.problems, bank.rendered_now, bank.earlier_decks)
+    return Checked(bank.topics, bank.problems, bank.rendered_now, bank.earlier)
 
 
 def plan(cards_dir: Path, out_dir: Path | None = None, now: int | None = None,
@@ -174,7 +174,7 @@ def _old_state(sources, previous: Record) -> State:
 
 def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: Path,
            now: int | None, accept_notetype_change: bool, restamp: frozenset[str]) -> Plan:
-    from deckgen.changes import compare, deck_moves
+    from deckgen.changes import compare, deck_moves, respelled
     from deckgen.notetypes import note_types
     from deckgen.state import NoteStamp, State, TypeStamp, never_back, too_late, with_mtimes
 
@@ -199,8 +199,12 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
     too_late(state.notes, state_file, sources.files.get(STATE_FILE))
     changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics],
                       shipped)
-    changes.moves = deck_moves(checked.earlier_decks, {
+    earlier = checked.earlier.values()
+    changes.moves = deck_moves({n.card_id: r.deck for r in earlier for n in r.notes}, {
         n.card_id: t.record.deck for t in checked.topics for n in t.record.notes})
+    changes.respelled_tags = respelled({tag for r in earlier for n in r.notes for tag in n.tags},
+                                       {tag for t in checked.topics for n in t.record.notes
+                                        for tag in n.tags})
     return Plan(checked, sources, state, changes, _where(checked, sources, changes))
 
 

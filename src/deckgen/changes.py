@@ -53,6 +53,7 @@ class Changes:
     topics: dict[str, TopicChanges]
     renames: list[Rename]
     moves: list[DeckMove] = field(default_factory=list)
+    respelled_tags: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
 
     @property
     def total(self) -> TopicChanges:
@@ -77,6 +78,14 @@ def deck_moves(earlier: dict[str, str], current: dict[str, str]) -> list[DeckMov
         if (old := earlier.get(card_id, deck)) != deck:
             moved.setdefault((old, deck), []).append(card_id)
     return [DeckMove(old, new, sorted(ids)) for (old, new), ids in sorted(moved.items())]
+
+
+def respelled(earlier: set[str], current: set[str]) -> list[tuple[str, str]]:
+    """Tags of the last build now spelled otherwise, only in case: (old, new) each. Anki
+    keeps one spelling of a tag, whatever the case, so an import keeps the old one."""
+    old = {tag.casefold(): tag for tag in earlier - current}
+    return sorted((old[tag.casefold()], tag) for tag in current - earlier
+                  if tag.casefold() in old)
 
 
 def compare(previous: dict[str, NoteStamp], current: dict[str, NoteStamp],

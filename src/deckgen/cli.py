@@ -285,6 +285,10 @@ def show_removed(changes, where) -> None:
     for card_id in changes.total.removed:
         click.echo(f"removed: '{card_id}'. Anki keeps its note; to delete it, search for"
                    f" CardId:{card_id} in Anki's browser")
+    for old, new in changes.respelled_tags:
+        click.echo(f"renamed tag: '{old}' is now '{new}', the same tag to Anki (which ignores"
+                   " case): an import keeps the spelling it has; rename the tag in Anki's"
+                   " browser to match")
     for move in changes.moves:
         if move.respelled:
             click.echo(f"renamed deck: '{move.old}' is now '{move.new}', the same deck to Anki"

@@ -55,7 +55,7 @@ class Bank:
     topics: list[TopicResult]
     problems: list[Problem]  # sorted; errors and warnings
     rendered_now: int  # cards rendered in this run, not taken from the cache
-    earlier_decks: dict[str, str]  # card id -> its deck in the last build (its record)
+    earlier: dict[str, TopicRecord]  # the last build's outlines (its record), by source
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,7 @@ def collect(sources: Sources, previous: Record, progress: Progress = quietly,
     if not any(p.level == "error" and not p.code for p in problems):  # sources are sound
         problems += bank_problems(sources.cards_dir, sources.inputs,
                                   [t.record for t in topics])
-    earlier_decks = {n.card_id: r.deck for r in old.values() for n in r.notes}
-    return Bank(topics, sorted(problems), rendering.count, earlier_decks)
+    return Bank(topics, sorted(problems), rendering.count, old)
 
 
 def _unchanged(kept: TopicRecord, sources: Sources, previous: Record) -> bool:

@@ -269,9 +269,9 @@ def build_and_report(cards_dir: Path, out_dir: Path, dry_run: bool = False,
                + (f" ({kept} unchanged packages left as they are)" if kept else ""))
     if report.deleted:
         click.echo(f"{'would delete' if dry_run else 'deleted'}:"
-                   f" {', '.join(map(str, report.deleted))} (their topic files are gone)")
+                   f" {', '.join(map(str, report.deleted))} (no topic has their id any more)")
     if report.kept:
-        click.echo(f"kept: {', '.join(map(str, report.kept))} (their topic files are gone,"
+        click.echo(f"kept: {', '.join(map(str, report.kept))} (no topic has their id any more,"
                    " but they changed since deckgen wrote them; delete them if unwanted)")
     return report
 

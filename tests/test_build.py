@@ -85,7 +85,8 @@ def test_a_package_changed_by_hand_is_never_deleted(cards, tmp_path):
     (cards / "more" / "figures.yaml").unlink()
     output = run("build", "--cards", cards, "--out", out).stdout
     assert "deleted" not in output
-    assert f"kept: {out / 'figures.apkg'} (no topic has their id any more, but they changed" in output
+    assert (f"kept: {out / 'figures.apkg'} (no topic has their id any more, but they changed"
+            in output)
     assert (out / "figures.apkg").read_bytes() == b"mine now"
     assert "kept:" not in run("build", "--cards", cards, "--out", out).stdout  # said once
 

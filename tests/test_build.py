@@ -2,6 +2,8 @@ import sqlite3
 import zipfile
 from contextlib import closing
 
+import pytest
+
 from deckgen import record
 from deckgen.build import build
 from deckgen.state import STATE_FILE, load_state
@@ -148,3 +150,27 @@ def test_an_output_folder_holding_topic_files_is_an_error(cards, tmp_path):
                              " --out a folder of its own\n")
     assert (cards / STATE_FILE).read_bytes() == state
     assert not (cards / "more" / "all.apkg").exists()
+
+
+def test_an_image_replaced_while_the_build_runs_is_not_shipped_under_its_old_name(
+        cards, tmp_path, monkeypatch):
+    """An image's name in the package is made from the bytes the build read: replaced
+    before it is packed, other bytes would ship under that name, and Anki never takes a
+    new file for a name it has. The build stops instead, and writes nothing."""
+    from deckgen import package
+    from deckgen.errors import SourceErrors
+
+    image = cards / "img" / "a" / "figure.png"
+    write_topic = package.write_topic
+
+    def replaced_first(*args, **kwargs):
+        image.write_bytes(image.read_bytes() + b"another picture")
+        return write_topic(*args, **kwargs)
+
+    monkeypatch.setattr(package, "write_topic", replaced_first)
+    out = tmp_path / "build"
+    with pytest.raises(SourceErrors) as info:
+        build(cards, out)
+    assert str(info.value) == (f"{image}:1: error: changed while the build read it; run the"
+                               " build again")
+    assert not (out / "all.apkg").exists() and not (cards / STATE_FILE).exists()

@@ -355,19 +355,19 @@ def _write_packages(the_plan: Plan, topics: list, stale: set[str], combined: boo
     note_mtimes = {key: s.mtime for key, s in the_plan.state.notes.items()}
     type_mtimes = {key: s.mtime for key, s in the_plan.state.notetypes.items()}
     types = note_types()
-    cards_dir = the_plan.sources.cards_dir
+    sources = the_plan.sources
     moves: list[tuple[Path, Path]] = []  # (temporary file, final path)
     scratch: dict[str, Path] = {}  # topic id -> its collection, written in this build
     try:
         for result in (t for t in topics if t.record.id in stale):
             deck = Deck(result.record.id, result.record.deck)
-            content = DeckContent(deck, result.notes, _media(result.record, cards_dir))
+            content = DeckContent(deck, result.notes, _media(result.record, sources))
             package, scratch[deck.topic_id] = write_topic(
                 out_dir / f"{deck.topic_id}.apkg", content, types, type_mtimes, note_mtimes)
             moves.append((package, out_dir / f"{deck.topic_id}.apkg"))
         if combined:
             parts = [Part(Deck(t.record.id, t.record.deck), scratch.get(t.record.id),
-                          out_dir / f"{t.record.id}.apkg", _media(t.record, cards_dir),
+                          out_dir / f"{t.record.id}.apkg", _media(t.record, sources),
                           _kept_collection(out_dir, t.record.id))
                      for t in topics]
             moves.append((write_combined(out_dir / f"{COMBINED}.apkg", parts, types,
@@ -409,12 +409,12 @@ def _kept_collection(out_dir: Path, topic_id: str) -> Path:
     return out_dir / KEPT_COLLECTIONS / f"{topic_id}.anki2"
 
 
-def _media(topic, cards_dir: Path) -> tuple:
+def _media(topic, sources) -> tuple:
     """The images a topic's notes show, where they are now (the cards folder may have
-    been moved or renamed since they were rendered)."""
+    been moved or renamed since they were rendered), with the hash the build read."""
     from deckgen.model import Media
 
-    return tuple(Media(name, (cards_dir / rel).resolve(), rel)
+    return tuple(Media(name, (sources.cards_dir / rel).resolve(), rel, sources.inputs[rel])
                  for note in topic.notes for name, rel in note.media)
 
 

@@ -9,7 +9,7 @@ fails when it is not ISA-L.
 
 from __future__ import annotations
 
-import shutil
+import hashlib
 import zipfile
 import zlib
 from pathlib import Path
@@ -23,13 +23,24 @@ LEVEL = 2  # ISA-L's levels are 0-3
 CHUNK = 1 << 20  # fewer, larger calls into the compressor
 
 
-def add_file(zf: zipfile.ZipFile, path: Path, name: str) -> bool:
-    """Add `path` to `zf` as `name`, deflated; return whether ISA-L did it."""
+class Changed(Exception):
+    """A file's bytes are not those expected: it changed since it was read."""
+
+
+def add_file(zf: zipfile.ZipFile, path: Path, name: str, sha256: str = "") -> bool:
+    """Add `path` to `zf` as `name`, deflated; return whether ISA-L did it. With `sha256`,
+    raise Changed unless the bytes added have that hash."""
     info = zipfile.ZipInfo.from_file(path, name, strict_timestamps=False)  # 1970 is fine
     info.compress_type = zipfile.ZIP_DEFLATED
+    hashed = hashlib.sha256()
     with open(path, "rb") as source, zf.open(info, "w") as entry:
         swapped = _swap_compressor(entry)
-        shutil.copyfileobj(source, entry, CHUNK)
+        while chunk := source.read(CHUNK):
+            entry.write(chunk)
+            if sha256:
+                hashed.update(chunk)
+    if sha256 and hashed.hexdigest() != sha256:
+        raise Changed(path)
     return swapped
 
 

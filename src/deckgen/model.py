@@ -105,6 +105,7 @@ class Media(Compact):
     name: str  # the unique name inside the package and Anki's media folder
     path: Path  # absolute while a build runs
     source: str = ""  # the file's path relative to the cards folder, as the record keeps it
+    digest: str = ""  # SHA-256 of the bytes the build read, which the package must hold
 
 
 class NoteInfo(NamedTuple):  # a tuple: ten thousand of them load quickly from the record

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from deckgen import cloze, collection, deflate, ids
 from deckgen.atomic import temp_beside
+from deckgen.errors import Problem, SourceErrors
 from deckgen.model import Media, Note
 from deckgen.notetypes import NoteType
 
@@ -214,7 +215,11 @@ def _zip(path: Path, database: Path, media: list[Media]) -> Path:
             deflate.add_file(zf, database, "collection.anki2")
             zf.writestr("media", json.dumps({str(i): m.name for i, m in enumerate(media)}))
             for i, m in enumerate(media):
-                deflate.add_file(zf, m.path, str(i))
+                deflate.add_file(zf, m.path, str(i), m.digest)
+    except deflate.Changed as changed:
+        target.unlink(missing_ok=True)
+        raise SourceErrors([Problem(str(changed.args[0]), 1, "changed while the build read"
+                                    " it; run the build again")]) from None
     except BaseException:
         target.unlink(missing_ok=True)
         raise

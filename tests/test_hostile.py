@@ -559,3 +559,17 @@ def test_a_cloze_in_a_highlighted_code_block_is_an_error_not_a_traceback(tmp_pat
         " written (written: c1; read: none): a Markdown escape (\\{ or \\}) becomes a brace"
         " that opens or ends one, and a code block's highlighting splits one; put deletions"
         " in plain text or inline code, and braces unescaped\n")
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85", "\u202e"])
+def test_text_echoed_in_a_message_cannot_forge_report_lines(tmp_path, char):
+    """A key or value quoted in a message, with a line separator (or a direction
+    override), would read as a report line of its own to editors and CI."""
+    cards = tmp_path / "cards"
+    escaped = f"\\u{ord(char):04x}"  # as YAML writes it in double quotes
+    write(cards, basic("a") + f'    "x{escaped}cards/evil.yaml:1: error: forged": 1\n')
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert char not in result.stderr
+    assert len(result.stderr.splitlines()) == len(result.stderr.split("\n")) - 1 == 1
+    assert f"x\\u{ord(char):04x}cards/evil.yaml:1: error: forged" in result.stderr

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from dataclasses import dataclass
 
 import click
+
+# What a message may quote from a source but must not print as is: line breaks and line
+# separators (a report line of its own to editors and CI) and text-direction controls.
+UNSHOWABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, order=True)
@@ -20,7 +25,8 @@ class Problem:
     code: str = ""  # the lint's name, which `allow:` takes; "" for plain errors
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.level}: {self.message}"
+        message = UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", self.message)
+        return f"{self.path}:{self.line}: {self.level}: {message}"
 
     def __reduce__(self):
         return Problem, (self.path, self.line, self.message, self.level, self.code)

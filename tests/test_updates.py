@@ -333,3 +333,22 @@ def test_a_tag_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_pa
             " browser to match\n") in output
     import_package(collection, out / "all.apkg")
     assert "Transformer" not in collection.tags.all()  # what the report says
+
+
+def test_a_cloze_number_removed_is_reported_as_anki_keeps_its_card(cards, tmp_path,
+                                                                  collection):
+    """Anki keeps the card of a cloze number no longer in the note, empty ("No cloze 2
+    found on card") until the learner runs Tools > Empty Cards: the build says so."""
+    out = tmp_path / "build"
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(
+        "{{c2::$d_k=d_{model}/h$::公式}}", "$d_k=d_{model}/h$"), encoding="utf-8")
+    for output in (run("diff", "--cards", cards, "--out", out).output,
+                   build(cards, out).output):
+        assert ("emptied: 'attention-formula' has no c2 any more; Anki keeps that card, empty,"
+                " until learners run Tools > Empty Cards\n") in output
+    import_package(collection, out / "all.apkg")
+    (nid,) = collection.find_notes("CardId:attention-formula")
+    assert len(collection.get_note(nid).cards()) == 2  # what the report says

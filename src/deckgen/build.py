@@ -174,7 +174,7 @@ def _old_state(sources, previous: Record) -> State:
 
 def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: Path,
            now: int | None, accept_notetype_change: bool, restamp: frozenset[str]) -> Plan:
-    from deckgen.changes import compare, deck_moves, respelled
+    from deckgen.changes import compare, deck_moves, emptied, respelled
     from deckgen.notetypes import note_types
     from deckgen.state import NoteStamp, State, TypeStamp, never_back, too_late, with_mtimes
 
@@ -202,6 +202,9 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
     earlier = checked.earlier.values()
     changes.moves = deck_moves({n.card_id: r.deck for r in earlier for n in r.notes}, {
         n.card_id: t.record.deck for t in checked.topics for n in t.record.notes})
+    changes.emptied = emptied({n.card_id: n.clozes for r in earlier for n in r.notes},
+                              {n.card_id: n.clozes for t in checked.topics
+                               for n in t.record.notes})
     changes.respelled_tags = respelled({tag for r in earlier for n in r.notes for tag in n.tags},
                                        {tag for t in checked.topics for n in t.record.notes
                                         for tag in n.tags})

@@ -54,6 +54,7 @@ class Changes:
     renames: list[Rename]
     moves: list[DeckMove] = field(default_factory=list)
     respelled_tags: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
+    emptied: dict[str, list[int]] = field(default_factory=dict)  # card id -> cloze numbers
 
     @property
     def total(self) -> TopicChanges:
@@ -78,6 +79,15 @@ def deck_moves(earlier: dict[str, str], current: dict[str, str]) -> list[DeckMov
         if (old := earlier.get(card_id, deck)) != deck:
             moved.setdefault((old, deck), []).append(card_id)
     return [DeckMove(old, new, sorted(ids)) for (old, new), ids in sorted(moved.items())]
+
+
+def emptied(earlier: dict[str, tuple[int, ...]],
+            current: dict[str, tuple[int, ...]]) -> dict[str, list[int]]:
+    """The cloze numbers each card had in the last build and has no more: Anki keeps
+    their cards, empty, until the learner deletes them (Tools > Empty Cards)."""
+    gone = {card_id: sorted(set(earlier.get(card_id, ())) - set(numbers))
+            for card_id, numbers in current.items() if numbers}
+    return {card_id: numbers for card_id, numbers in sorted(gone.items()) if numbers}
 
 
 def respelled(earlier: set[str], current: set[str]) -> list[tuple[str, str]]:

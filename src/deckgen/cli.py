@@ -285,6 +285,11 @@ def show_removed(changes, where) -> None:
     for card_id in changes.total.removed:
         click.echo(f"removed: '{card_id}'. Anki keeps its note; to delete it, search for"
                    f" CardId:{card_id} in Anki's browser")
+    for card_id, numbers in changes.emptied.items():
+        names = ", ".join(f"c{n}" for n in numbers)
+        click.echo(f"emptied: '{card_id}' has no {names} any more; Anki keeps"
+                   f" {'that card' if len(numbers) == 1 else 'those cards'}, empty, until"
+                   " learners run Tools > Empty Cards")
     for old, new in changes.respelled_tags:
         click.echo(f"renamed tag: '{old}' is now '{new}', the same tag to Anki (which ignores"
                    " case): an import keeps the spelling it has; rename the tag in Anki's"

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from deckgen import cloze
+
 
 class Compact:
     """Pickles as its class and field values: the build cache loads several times faster
@@ -122,9 +124,12 @@ class NoteInfo(NamedTuple):  # a tuple: ten thousand of them load quickly from t
     media: tuple[tuple[str, str], ...]  # (name, path relative to the cards folder)
     allow: tuple[str, ...]
     tags: tuple[str, ...]  # the topic's and the card's
+    clozes: tuple[int, ...]  # a cloze's numbers, as Anki reads them (one card each)
 
     @classmethod
     def of(cls, card: Card, key: str, note: Note) -> NoteInfo:
+        numbers = cloze.numbers(note.fields[0]) if note.notetype == "cloze" else ()
         return cls(card.id, card.where.line, key, note.notetype, note.digest,
                    note.text_digest, note.question_key,
-                   tuple((m.name, m.source) for m in note.media), card.allow, note.tags)
+                   tuple((m.name, m.source) for m in note.media), card.allow, note.tags,
+                   tuple(sorted(numbers)))

@@ -26,7 +26,7 @@ from deckgen.sources import find_files, is_source
 from deckgen.state import STATE_FILE, Shipped, ShippedStamp
 
 RECORD = "record.json"
-VERSION = 4  # of the file's layout: another means a full build
+VERSION = 5  # of the file's layout: another means a full build
 MAX_SOURCE_BYTES = 64 << 20  # a topic file (or the state file), read whole: 10,000 cards take 8 MB
 
 
@@ -65,8 +65,8 @@ class TopicRecord:
             raise ValueError("not a topic outline")
         source, sha, topic_id, deck, notes, warnings = row
         infos = tuple(NoteInfo(i, line, key, kind, d, t, q, tuple(map(tuple, m)), tuple(a),
-                               tuple(g))
-                      for i, line, key, kind, d, t, q, m, a, g in notes)  # JSON has lists
+                               tuple(g), tuple(c))
+                      for i, line, key, kind, d, t, q, m, a, g, c in notes)  # JSON has lists
         record = cls(source, sha, topic_id, deck, infos, tuple(Problem(*w) for w in warnings))
         record.__dict__["json_line"] = text  # the cached property, known already
         return record

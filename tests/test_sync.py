@@ -424,3 +424,16 @@ def test_a_state_file_naming_another_banks_card_prunes_nothing(cards, profile, t
         assert "two-figures" in notes_by_card(col)
     finally:
         col.close()
+
+
+def test_a_card_removed_and_built_before_the_first_sync_is_pruned(cards, profile):
+    """A collection filled with File > Import, then synced: the build that dropped the
+    card from the state file ran before, yet this output folder shipped it."""
+    out = cards.parent / "build"
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0
+    col = Collection(str(profile / "collection.anki2"))
+    import_package(col, out / "all.apkg")
+    col.close()
+    remove_card(cards / "more" / "figures.yaml", "tex-cloze")
+    assert run("build", "--cards", cards, "--out", out).exit_code == 0
+    assert "deleted: 'tex-cloze'" in synced(cards, profile, "--prune", "--yes")

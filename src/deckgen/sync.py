@@ -104,9 +104,9 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
     require_anki("sync", ("anki",))
     previous = load_state(cards_dir / STATE_FILE)  # before the build forgets removed cards
     built = build(cards_dir, out_dir, progress=progress)
-    # The state file is shared with the bank and may name any card: one of its cards is
-    # this bank's only if this output folder built it too.
-    built_here = previous.notes.keys() & build_record.load(out_dir).shipped.keys()
+    # This bank's cards: those this output folder ever shipped (not those the state file
+    # names: it is shared with the bank, and may name any card).
+    built_here = build_record.load(out_dir).shipped.keys()
     package = out_dir / f"{COMBINED}.apkg"
     shipment = read_package(package)
     report = SyncReport(collection, dry_run, warnings=built.warnings)

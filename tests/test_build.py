@@ -1,3 +1,4 @@
+import json
 import sqlite3
 import zipfile
 from contextlib import closing
@@ -174,3 +175,18 @@ def test_an_image_replaced_while_the_build_runs_is_not_shipped_under_its_old_nam
     assert str(info.value) == (f"{image}:1: error: changed while the build read it; run the"
                                " build again")
     assert not (out / "all.apkg").exists() and not (cards / STATE_FILE).exists()
+
+
+def test_deck_names_are_written_as_anki_stores_them(tmp_path):
+    """Anki trims spaces and colons around each '::' part: the package, and the report,
+    name the deck as the learner will see it."""
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "t.yaml").write_text('deck: "X :: Y:::Z "\ncards:\n  - id: a\n    front: Q\n'
+                                  "    back: A\n", encoding="utf-8")
+    out = tmp_path / "build"
+    build(cards, out)
+    with zipfile.ZipFile(out / "t.apkg") as zf, closing(sqlite3.connect(
+            zf.extract("collection.anki2", tmp_path))) as conn:
+        decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
+    assert sorted(deck["name"] for deck in decks.values()) == ["Default", "X::Y::Z"]

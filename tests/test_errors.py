@@ -55,6 +55,11 @@ CASES = {
         {"t.yaml": "deck: '  '\ncards: []\n"},
         ["t.yaml:1: error: deck is empty"],
     ),
+    "default-deck": (
+        {"t.yaml": "deck: ' default '\ncards: []\n"},
+        ["t.yaml:1: error: deck name ' default ' is Anki's own first deck, 'Default': Anki"
+         " would import into a deck 'Default_' instead; choose another name"],
+    ),
     "unknown-key": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n    bakc: A\n"},
         ["t.yaml:3: error: card 'a': missing key 'back' (or use 'cloze')",

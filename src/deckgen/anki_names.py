@@ -20,7 +20,12 @@ SEARCH_SPECIAL = re.compile(r'[\\"_*]')  # wildcards, and what ends or escapes a
 
 def deck_key(name: str) -> str:
     """Equal for two deck names Anki would treat as one deck."""
-    return "::".join(_part(p, DECK_DROP, DECK_TRIM) for p in name.split("::")).casefold()
+    return anki_deck(name).casefold()
+
+
+def anki_deck(name: str) -> str:
+    """The deck name as Anki would store it."""
+    return "::".join(_part(p, DECK_DROP, DECK_TRIM) for p in name.split("::"))
 
 
 def anki_tag(tag: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from deckgen import COMBINED, chunks, yamltree
-from deckgen.anki_names import anki_tag, deck_key
+from deckgen.anki_names import anki_deck, anki_tag, deck_key
 from deckgen.errors import Problem
 from deckgen.lints import LINTS
 from deckgen.model import Card, Location, Text, Topic
@@ -296,7 +296,12 @@ class _FileReader:
         if deck is not None and any(not part.strip() for part in deck.split("::")):
             self.error(self._line(node), f"deck name '{deck}' has an empty part between '::'")
             return None
-        return deck.strip() if deck else None
+        if deck is not None and deck_key(deck) == "default":
+            self.error(self._line(node), f"deck name '{deck}' is Anki's own first deck,"
+                                         " 'Default': Anki would import into a deck"
+                                         " 'Default_' instead; choose another name")
+            return None
+        return anki_deck(deck) if deck else None  # as Anki names it: reports say the same
 
     def _tags(self, node: yaml.Node | None, what: str = "tags") -> tuple[str, ...]:
         if node is None:

@@ -84,6 +84,11 @@ CASES = {
         ["t.yaml:3: error: card id 'Bad_Id' must be a lowercase slug (a-z, 0-9 and '-',"
          " starting with a letter or digit)"],
     ),
+    "long-card-id": (
+        {"t.yaml": "deck: D\ncards:\n  - id: " + "a" * 101 + "\n    front: Q\n    back: A\n"},
+        ["t.yaml:3: error: card id 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is 101 characters"
+         " long; ids may have at most 100"],
+    ),
     "not-utf8": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: caf\xe9\n    back: A\n"
                    .encode("latin-1")},

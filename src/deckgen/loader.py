@@ -24,6 +24,7 @@ from deckgen.model import Card, Location, Text, Topic
 from deckgen.sources import CONTROL as NAME_CONTROL
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+MAX_ID = 100  # an id is shown in each card's footer and in every message about it
 # What libyaml refuses (C0 and C1 controls but tab, newline, CR and NEL; U+FFFE/F), and
 # U+001F: Anki's field separator, which would split a note into extra fields.
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
@@ -277,6 +278,10 @@ class _FileReader:
 
     def _slug(self, node: yaml.Node | None, what: str) -> str | None:
         value = self._string(node, what)
+        if value is not None and len(value) > MAX_ID:
+            self.error(self._line(node), f"{what} '{value[:37]}...' is {len(value)} characters"
+                                         f" long; ids may have at most {MAX_ID}")
+            return None
         if value is not None and not SLUG.match(value):
             self.error(self._line(node), f"{what} '{value}' must be a lowercase slug"
                                     " (a-z, 0-9 and '-', starting with a letter or digit)")

@@ -33,6 +33,15 @@ def into_cloze(path, card_id: str) -> tuple[str, int]:
     return text, text[:start].count("\n") + 1
 
 
+def edit_after_import(cards, out, collection, old: str, new: str) -> None:
+    """Build and import, then replace `old` by `new` in attention.yaml."""
+    build(cards, out)
+    import_package(collection, out / "all.apkg")
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(old, new),
+                         encoding="utf-8")
+
+
 def note_mods(col) -> dict[str, int]:
     return {col.get_note(nid)["CardId"]: col.get_note(nid).mod for nid in col.find_notes("")}
 
@@ -226,11 +235,8 @@ def test_a_card_back_with_the_content_it_was_shipped_with_is_not_updated(cards, 
 
 def test_a_renamed_deck_is_reported_with_what_an_import_does(cards, tmp_path, collection):
     out = tmp_path / "build"
-    build(cards, out)
-    import_package(collection, out / "all.apkg")
-    attention = cards / "attention.yaml"
-    attention.write_text(attention.read_text(encoding="utf-8").replace(
-        'deck: "测试::Transformer 与注意力"', 'deck: "测试::注意力"'), encoding="utf-8")
+    edit_after_import(cards, out, collection, 'deck: "测试::Transformer 与注意力"',
+                      'deck: "测试::注意力"')
     moved = ("moved: 3 cards from deck '测试::Transformer 与注意力' to '测试::注意力'. An import"
              " leaves the cards learners already have in '测试::Transformer 与注意力'")
     assert moved in run("diff", "--cards", cards, "--out", out).output
@@ -302,11 +308,7 @@ def test_a_deck_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_p
     """Anki finds decks by name without case: an import puts nothing elsewhere and keeps
     the old spelling. No move to make, then, but a rename to make in Anki."""
     out = tmp_path / "build"
-    build(cards, out)
-    import_package(collection, out / "all.apkg")
-    attention = cards / "attention.yaml"
-    attention.write_text(attention.read_text(encoding="utf-8").replace(
-        "Transformer 与注意力", "TRANSFORMER 与注意力"), encoding="utf-8")
+    edit_after_import(cards, out, collection, "Transformer 与注意力", "TRANSFORMER 与注意力")
     output = build(cards, out).output
     assert "moved:" not in output
     assert ("renamed deck: '测试::Transformer 与注意力' is now '测试::TRANSFORMER 与注意力', the"
@@ -322,11 +324,7 @@ def test_a_deck_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_p
 def test_a_tag_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_path,
                                                                    collection):
     out = tmp_path / "build"
-    build(cards, out)
-    import_package(collection, out / "all.apkg")
-    attention = cards / "attention.yaml"
-    attention.write_text(attention.read_text(encoding="utf-8").replace(
-        "tags: [transformer]", "tags: [Transformer]"), encoding="utf-8")
+    edit_after_import(cards, out, collection, "tags: [transformer]", "tags: [Transformer]")
     output = build(cards, out).output
     assert ("renamed tag: 'transformer' is now 'Transformer', the same tag to Anki (which"
             " ignores case): an import keeps the spelling it has; rename the tag in Anki's"
@@ -340,11 +338,8 @@ def test_a_cloze_number_removed_is_reported_as_anki_keeps_its_card(cards, tmp_pa
     """Anki keeps the card of a cloze number no longer in the note, empty ("No cloze 2
     found on card") until the learner runs Tools > Empty Cards: the build says so."""
     out = tmp_path / "build"
-    build(cards, out)
-    import_package(collection, out / "all.apkg")
-    attention = cards / "attention.yaml"
-    attention.write_text(attention.read_text(encoding="utf-8").replace(
-        "{{c2::$d_k=d_{model}/h$::公式}}", "$d_k=d_{model}/h$"), encoding="utf-8")
+    edit_after_import(cards, out, collection, "{{c2::$d_k=d_{model}/h$::公式}}",
+                      "$d_k=d_{model}/h$")
     for output in (run("diff", "--cards", cards, "--out", out).output,
                    build(cards, out).output):
         assert ("emptied: 'attention-formula' has no c2 any more; Anki keeps that card, empty,"

@@ -437,3 +437,14 @@ def test_a_card_removed_and_built_before_the_first_sync_is_pruned(cards, profile
     remove_card(cards / "more" / "figures.yaml", "tex-cloze")
     assert run("build", "--cards", cards, "--out", out).exit_code == 0
     assert "deleted: 'tex-cloze'" in synced(cards, profile, "--prune", "--yes")
+
+
+def test_sync_says_what_it_leaves_to_the_learner(cards, profile):
+    """A cloze number removed: its card stays, empty, after a sync as after an import."""
+    synced(cards, profile)
+    attention = cards / "attention.yaml"
+    attention.write_text(attention.read_text(encoding="utf-8").replace(
+        "{{c2::$d_k=d_{model}/h$::公式}}", "$d_k=d_{model}/h$"), encoding="utf-8")
+    assert synced(cards, profile)[0] == (
+        "emptied: 'attention-formula' has no c2 any more; Anki keeps that card, empty, until"
+        " learners run Tools > Empty Cards")

@@ -185,6 +185,7 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path | None, profile: str |
     report = sync_collection(cards_dir, out_dir, find_collection(collection, profile), prune,
                              move_cards, dry_run, confirm_deletions(yes), progress_bar)
     show_problems(report.warnings)
+    show_kept_by_anki(report.changes)
     for line in report.lines():
         click.echo(line)
 
@@ -285,6 +286,18 @@ def show_removed(changes, where) -> None:
     for card_id in changes.total.removed:
         click.echo(f"removed: '{card_id}'. Anki keeps its note; to delete it, search for"
                    f" CardId:{card_id} in Anki's browser")
+    for move in (m for m in changes.moves if not m.respelled):
+        cards = (f"'{move.card_ids[0]}'" if len(move.card_ids) == 1
+                 else f"{len(move.card_ids)} cards")
+        click.echo(f"moved: {cards} from deck '{move.old}' to '{move.new}'. An import leaves"
+                   f" the cards learners already have in '{move.old}' (Anki moves no card);"
+                   " deckgen sync --move-cards moves them, or move them in Anki's browser"
+                   f" (search {deck_search(move.old)})")
+    show_kept_by_anki(changes)
+
+
+def show_kept_by_anki(changes) -> None:
+    """What no import (nor sync) changes in a learner's collection, and what to do there."""
     for card_id, numbers in changes.emptied.items():
         names = ", ".join(f"c{n}" for n in numbers)
         click.echo(f"emptied: '{card_id}' has no {names} any more; Anki keeps"
@@ -294,18 +307,10 @@ def show_removed(changes, where) -> None:
         click.echo(f"renamed tag: '{old}' is now '{new}', the same tag to Anki (which ignores"
                    " case): an import keeps the spelling it has; rename the tag in Anki's"
                    " browser to match")
-    for move in changes.moves:
-        if move.respelled:
-            click.echo(f"renamed deck: '{move.old}' is now '{move.new}', the same deck to Anki"
-                       " (which ignores case, Unicode normalization and spaces around '::'):"
-                       " an import keeps the name it has; rename the deck in Anki to match")
-            continue
-        cards = (f"'{move.card_ids[0]}'" if len(move.card_ids) == 1
-                 else f"{len(move.card_ids)} cards")
-        click.echo(f"moved: {cards} from deck '{move.old}' to '{move.new}'. An import leaves"
-                   f" the cards learners already have in '{move.old}' (Anki moves no card);"
-                   " deckgen sync --move-cards moves them, or move them in Anki's browser"
-                   f" (search {deck_search(move.old)})")
+    for move in (m for m in changes.moves if m.respelled):
+        click.echo(f"renamed deck: '{move.old}' is now '{move.new}', the same deck to Anki"
+                   " (which ignores case, Unicode normalization and spaces around '::'):"
+                   " an import keeps the name it has; rename the deck in Anki to match")
 
 
 def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:

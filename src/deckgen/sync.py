@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from deckgen import COMBINED, ids
 from deckgen import record as build_record
+from deckgen.changes import Changes
 from deckgen.errors import DeckgenError, Problem
 from deckgen.extras import require_anki
 from deckgen.shipment import CARD_ID_FIELD, Shipment, read_package
@@ -52,6 +53,7 @@ class SyncReport:
     moves: list[Move] = field(default_factory=list)
     moved: bool = False  # the cards of `moves` were moved
     warnings: list[Problem] = field(default_factory=list)
+    changes: Changes = field(default_factory=lambda: Changes({}, []))  # of the build
 
     def lines(self) -> Iterator[str]:
         update, add, move, delete = (
@@ -109,7 +111,7 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
     built_here = build_record.load(out_dir).shipped.keys()
     package = out_dir / f"{COMBINED}.apkg"
     shipment = read_package(package)
-    report = SyncReport(collection, dry_run, warnings=built.warnings)
+    report = SyncReport(collection, dry_run, warnings=built.warnings, changes=built.changes)
     with _opened(collection, package, dry_run) as col:
         record = Record.load(col, cards_dir, shipment.notes)
         before = _notes(col)

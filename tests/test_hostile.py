@@ -186,7 +186,7 @@ BOUNDED = {
                      "cloze number c99999999999 is outside c1..c500"),
     "cloze 501": ("deck: D\ncards:\n  - id: a\n    cloze: '{{c501::x}}'\n", "c1..c500"),
     "nested clozes": ("deck: D\ncards:\n  - id: a\n    cloze: '" + "{{c1::" * 300 + "x"
-                      + "}}" * 300 + "'\n", "nested more than 20 deep"),
+                      + "}}" * 300 + "'\n", "nested more than 10 deep"),
     "nested markdown list": ("deck: D\ncards:\n  - id: a\n    front: q\n    back: '"
                              + "- " * 1000 + "x'\n", "nested too deeply"),
 }
@@ -526,6 +526,12 @@ def cloze_card(text: str) -> str:
     (r"{{c1::a}} \(\st{{c2::yle}}{color:red}{x}\)", "style"),  # card 1's front joins c2
     (r"\(\hr{{c1::e::hint}}f{javascript:alert(1)}{x}\)", "href"),  # the hint is not shown
     (r"\(\h{{c1::r{{c2::e}}f}}{javascript:alert(1)}{x}\)", "href"),  # nested
+    # Anki takes a hint from each piece of a deletion's text, not once for all of it.
+    (r"x \({{c1::\h::junk{{c2::r}}e}}f{javascript:alert(1)}{click}\) y", "href"),
+    # Card 2's question shows its hint in brackets: \bbox's options.
+    (r"x \(\bb{{c1::ox}}{{c2::Q::background:url(https://a.org/t.png)}}{E}\) y", "bbox"),
+    # Braces the sanitizer decodes from entities: Anki ends a deletion at the first }}.
+    (r"\(\hr{{c1::e::&#123;}}f{javascript:alert(1)}{click}{{c2::y::&#125;a}}\)", "href"),
 ])
 def test_tex_commands_spelled_across_a_cloze_are_errors(tmp_path, text, command):
     """Anki puts a deletion's text in place on the answer (and other deletions' on the
@@ -560,9 +566,10 @@ def test_a_cloze_in_a_highlighted_code_block_is_an_error_not_a_traceback(tmp_pat
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr == (
         f"{cards / 't.yaml'}:5: error: card 'a': Anki would not read the cloze deletions as"
-        " written (written: c1; read: none): a Markdown escape (\\{ or \\}) becomes a brace"
-        " that opens or ends one, and a code block's highlighting splits one; put deletions"
-        " in plain text or inline code, and braces unescaped\n")
+        " written (written: c1; read: none): a Markdown escape (\\{ or \\}) or an entity"
+        " becomes a brace that opens or ends one, a code block's highlighting splits one, and"
+        " the sanitizer removes one in unsafe markup; put deletions in plain text or inline"
+        " code, and braces unescaped\n")
 
 
 @pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85", "\u202e"])
@@ -577,3 +584,10 @@ def test_text_echoed_in_a_message_cannot_forge_report_lines(tmp_path, char):
     assert char not in result.stderr
     assert len(result.stderr.splitlines()) == len(result.stderr.split("\n")) - 1 == 1
     assert f"x\\u{ord(char):04x}cards/evil.yaml:1: error: forged" in result.stderr
+
+
+def test_escaped_braces_that_change_no_deletion_are_fine(tmp_path):
+    cards = tmp_path / "cards"
+    write(cards, cloze_card(r"The set \{x\} has {{c1::one}} element"))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 0, result.stderr

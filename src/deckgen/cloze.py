@@ -14,7 +14,7 @@ OPENING = re.compile(r"\{\{c(\d+)::")
 # Anki gives c1..c500 a card each and puts every higher number on the 500th card
 # (rslib/src/notetype/cardgen.rs: `cloze_ord.saturating_sub(1).min(499)`).
 MAX_NUMBER = 500
-MAX_NESTING = 20  # deletions inside deletions; deeper ones are refused, not recursed into
+MAX_NESTING = 10  # deletions inside deletions: Anki ignores deeper ones (ANKI_NESTING)
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class BadDeletion(ValueError):
 
 def numbers(text: str) -> set[int]:
     """Every cloze number in `text`, nested deletions included: Anki makes a card each."""
-    return {int(match.group(1)) for match in OPENING.finditer(text)}
+    return set(written(text))
 
 
 def written(text: str) -> list[int]:
@@ -41,20 +41,78 @@ def written(text: str) -> list[int]:
     return [int(match.group(1)) for match in OPENING.finditer(text)]
 
 
-def revealed(text: str, with_hints: bool = False) -> str:
-    """The text with each deletion (nested ones too) replaced by its own text, as the
-    answer side shows it; `with_hints` keeps each hint and its `::` too (Anki's split of
-    a deletion's text from its hint is not relied on). Raises BadDeletion if one is
-    never closed."""
-    out, pos = [], 0
-    for deletion in find_deletions(text):
-        opening = OPENING.match(text, deletion.start)
-        assert opening is not None
-        inner = revealed(text[opening.end():deletion.end - 2], with_hints)
-        out += [text[pos:deletion.start], inner if with_hints else inner.split("::")[0]]
-        pos = deletion.end
-    out.append(text[pos:])
-    return "".join(out)
+def sides(text: str) -> list[str]:
+    """The text of a cloze field as Anki shows it, read as Anki's parser reads it: the
+    answer (each deletion's text in its place), and each card's question (its deletion
+    as [hint] or [...], the others' text). Anki's markup around a deletion (a span,
+    outside math) is left out: the text is what MathJax could read joined."""
+    nodes = _read(text)
+    numbers = sorted(_numbers_in(nodes))
+    return [_shown(nodes, None), *(_shown(nodes, n) for n in numbers)]
+
+
+TOKEN = re.compile(r"\{\{c(\d+)::|\}\}")
+ANKI_NESTING = 10  # deletions Anki keeps open at once; it drops deeper openings
+
+
+@dataclass
+class _Read:
+    number: int
+    nodes: list[str | _Read]
+    hint: str | None = None
+
+
+def _read(text: str) -> list[str | _Read]:
+    """As Anki's cloze parser (rslib/src/cloze.rs): a `}}` ends the innermost open
+    deletion, or is text if none is open; each piece of text in a deletion gives its
+    part after the first `::` as the hint; openings past ANKI_NESTING are dropped, and
+    a deletion never closed is shown as its text (Anki shows no card for it)."""
+    out: list[str | _Read] = []
+    open_: list[_Read] = []
+
+    def add(piece: str) -> None:
+        if open_:
+            piece, sep, hint = piece.partition("::")
+            if sep:
+                open_[-1].hint = hint
+            open_[-1].nodes.append(piece)
+        elif piece:
+            out.append(piece)
+
+    pos = 0
+    for token in TOKEN.finditer(text):
+        add(text[pos:token.start()])
+        pos = token.end()
+        if token.group(1) is not None:
+            if len(open_) < ANKI_NESTING:
+                open_.append(_Read(int(token.group(1)), []))
+        elif open_:
+            done = open_.pop()
+            (open_[-1].nodes if open_ else out).append(done)
+        else:
+            out.append(token.group())
+    add(text[pos:])
+    while open_:
+        done = open_.pop()
+        (open_[-1].nodes if open_ else out).extend(done.nodes)
+    return out
+
+
+def _numbers_in(nodes: list[str | _Read]) -> set[int]:
+    return {n for node in nodes if isinstance(node, _Read)
+            for n in (node.number, *_numbers_in(node.nodes))}
+
+
+def _shown(nodes: list[str | _Read], asked: int | None) -> str:
+    parts = []
+    for node in nodes:
+        if isinstance(node, str):
+            parts.append(node)
+        elif node.number == asked:
+            parts.append(f"[{node.hint}]" if node.hint is not None else "[...]")
+        else:
+            parts.append(_shown(node.nodes, asked))
+    return "".join(parts)
 
 
 def check_deletions(text: str) -> list[Deletion]:

@@ -30,6 +30,7 @@ LINTS = {
     "unused-image": "warning",
 }
 LONG_BACK = 150
+MAX_SIDES_TEXT = 20_000_000  # characters of all sides of a cloze's cards, read for TeX
 READING_UNIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 MATH = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
 CODE = re.compile(r"<pre\b.*?</pre>|<code>.*?</code>", re.S)
@@ -119,22 +120,25 @@ def _field_problems(card: Card, text: Text, field: str) -> Iterable[Problem]:
         yield _problem(text, "tex-open", f"card '{card.id}': math left open at"
                                          f" '{_short(rest)}'; close it, or escape a literal"
                                          " dollar as \\$", _line_of(text, rest[:8]))
-    found = [p for side in _sides(card, text, field)
+    sides = _sides(card, text, field)
+    if sides is None:
+        yield Problem(text.where.path, text.where.line, f"card '{card.id}': too many cloze"
+                      " numbers in too long a text to check each card's sides; split it")
+        return
+    found = [p for side in sides
              for p in _tex_html(card, text, html.unescape(TAG.sub("", side)))]
     yield from dict.fromkeys(found)  # once, if in several sides
 
 
-def _sides(card: Card, text: Text, field: str) -> list[str]:
-    """The field as written and, for a cloze, as the answer shows it: each deletion's text
-    in its place (so a TeX command split by a deletion is whole). The question shows the
-    asked deletion as [...] or [hint], whose brackets end a command's name, and the
-    others' text: nothing the answer does not show too."""
+def _sides(card: Card, text: Text, field: str) -> list[str] | None:
+    """The field as written and, for a cloze, as each side of each card shows it: a TeX
+    command split by a deletion, or given options by a hint, is whole there. None if
+    that is more text than a card should be (hundreds of numbers in a long text)."""
     if text is not card.cloze:
         return [field]
-    try:
-        return [field, cloze.revealed(field), cloze.revealed(field, with_hints=True)]
-    except cloze.BadDeletion:  # one never closed in the rendered field: joined anyway
-        return [field, cloze.OPENING.sub("", field)]
+    if len(cloze.numbers(field)) * len(field) > MAX_SIDES_TEXT:
+        return None
+    return [field, *cloze.sides(field)]
 
 
 def _tex_html(card: Card, text: Text, shown: str) -> Iterable[Problem]:

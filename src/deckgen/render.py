@@ -149,8 +149,8 @@ def render_card(card: Card, topic: Topic, renderer: MarkdownRenderer) -> Note:
     if card.is_cloze:
         body = _cloze_text(card, renderer)
         fields = (field("cloze", body), field("extra", card.extra), card.id, source)
-        if body is not None and _deletions_read(fields[0]) != _deletions_read(body.source):
-            renderer.problems.append(_deletions_changed(card, body, fields[0]))
+        if body is not None and _deletions_changed(body.source, fields[0]):
+            renderer.problems.append(_changed_deletions(card, body, fields[0]))
         notetype = "cloze"
     else:
         fields = (field("front", card.front), field("back", card.back),
@@ -179,13 +179,18 @@ def _cloze_text(card: Card, renderer: MarkdownRenderer) -> Text | None:
     return Text(cloze.pad_deletions(text.source), text.where)
 
 
-def _deletions_read(text: str) -> tuple[list[int], int]:
-    """What decides the deletions Anki reads: their numbers, and the escaped braces, which
-    Markdown turns into braces that open or end one (in math and code they stay)."""
-    return cloze.written(text), text.count("\\{") + text.count("\\}")
 
 
-def _deletions_changed(card: Card, body: Text, html: str) -> Problem:
+def _deletions_changed(source: str, html: str) -> bool:
+    """Whether Anki would read other deletions in the rendered field than in its source:
+    other numbers (highlighting splits an opening), or more `{{` or `}}` than written (a
+    Markdown escape or an entity turned into a brace that opens or ends one). Fewer
+    `}}` are fine: highlighting splits those in code, outside any deletion."""
+    return (cloze.written(html) != cloze.written(source)
+            or html.count("{{") > source.count("{{") or html.count("}}") > source.count("}}"))
+
+
+def _changed_deletions(card: Card, body: Text, html: str) -> Problem:
     """Anki reads the deletions of the field as rendered, and must find the ones written
     (and checked) in the source."""
     def listed(text: str) -> str:
@@ -194,8 +199,9 @@ def _deletions_changed(card: Card, body: Text, html: str) -> Problem:
     return Problem(body.where.path, body.where.line, (
         f"card '{card.id}': Anki would not read the cloze deletions as written (written:"
         f" {listed(body.source)}; read: {listed(html)}): a Markdown escape (\\{{ or \\}})"
-        " becomes a brace that opens or ends one, and a code block's highlighting splits"
-        " one; put deletions in plain text or inline code, and braces unescaped"))
+        " or an entity becomes a brace that opens or ends one, a code block's highlighting"
+        " splits one, and the sanitizer removes one in unsafe markup; put deletions in"
+        " plain text or inline code, and braces unescaped"))
 
 
 def unsafe_html(card: Card, name: str, text: Text, removed: tuple[str, ...]) -> Problem:

@@ -591,3 +591,14 @@ def test_escaped_braces_that_change_no_deletion_are_fine(tmp_path):
     write(cards, cloze_card(r"The set \{x\} has {{c1::one}} element"))
     result = run("check", "--cards", cards)
     assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("folder, name", [("", r"\(\href{javascript:alert(1)}{x}\).yaml"),
+                                          (r"\(\bbox[background:red]{E}\)", "t.yaml")])
+def test_a_backslash_in_a_file_or_folder_name_is_an_error(tmp_path, folder, name):
+    """Each card's footer shows its file's path (Source), where MathJax reads TeX."""
+    cards = tmp_path / "cards"
+    write(cards / folder, basic("a"), name=name)
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "has a backslash, which Anki would read as TeX" in result.stderr

@@ -64,6 +64,11 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
                     f"the name {entry.name!r} has a control character"
                     f" U+{ord(char.group()):04X}; rename it")))
                 continue
+            if "\\" in entry.name:  # the Source field, in each card's footer, shows it
+                problems.append(Problem(str(folder), 1, (
+                    f"the name {entry.name!r} has a backslash, which Anki would read as TeX"
+                    " in the footer of each card that names it; rename it")))
+                continue
             path = Path(entry.path)
             if entry.is_symlink() and not _inside(path, root):
                 problems.append(Problem(str(path), 1, "a link to outside the cards folder;"

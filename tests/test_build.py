@@ -190,3 +190,14 @@ def test_deck_names_are_written_as_anki_stores_them(tmp_path):
             zf.extract("collection.anki2", tmp_path))) as conn:
         decks = json.loads(conn.execute("SELECT decks FROM col").fetchone()[0])
     assert sorted(deck["name"] for deck in decks.values()) == ["Default", "X::Y::Z"]
+
+
+def test_an_image_in_the_output_folder_is_an_error_not_a_traceback(tmp_path):
+    cards = tmp_path / "cards"
+    (cards / "build").mkdir(parents=True)
+    (cards / "build" / "a.png").write_bytes(b"\x89PNG")
+    (cards / "t.yaml").write_text("deck: D\ncards:\n  - id: a\n    front: '![x](build/a.png)'\n"
+                                  "    back: A\n", encoding="utf-8")
+    result = run("build", "--cards", cards, "--out", cards / "build")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "build/a.png:1: error: an image in the output folder" in result.stderr

@@ -602,3 +602,16 @@ def test_a_backslash_in_a_file_or_folder_name_is_an_error(tmp_path, folder, name
     result = run("check", "--cards", cards)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "has a backslash, which Anki would read as TeX" in result.stderr
+
+
+@pytest.mark.parametrize("name", [".hid/a.png", ".a.png", "a.png~"])
+def test_an_image_the_build_does_not_read_is_an_error(tmp_path, name):
+    """Hidden files and backups are not the bank's files: the build never sees them
+    change, so a card showing one would go stale."""
+    cards = tmp_path / "cards"
+    write(cards, basic(f"![x]({name})"))
+    (cards / name).parent.mkdir(parents=True, exist_ok=True)
+    (cards / name).write_bytes(b"\x89PNG")
+    result = run("build", "--cards", cards, "--out", tmp_path / "build")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"image '{name}' is hidden" in result.stderr

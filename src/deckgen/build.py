@@ -417,8 +417,14 @@ def _media(topic, sources) -> tuple:
     been moved or renamed since they were rendered), with the hash the build read."""
     from deckgen.model import Media
 
-    return tuple(Media(name, (sources.cards_dir / rel).resolve(), rel, sources.inputs[rel])
-                 for note in topic.notes for name, rel in note.media)
+    media = []
+    for name, rel in (m for note in topic.notes for m in note.media):
+        if rel not in sources.inputs:  # never read as one of the bank's files
+            raise SourceErrors([Problem(str(sources.cards_dir / rel), 1, (
+                "an image in the output folder, whose files builds do not read (they would"
+                " not see it change); move it"))])
+        media.append(Media(name, (sources.cards_dir / rel).resolve(), rel, sources.inputs[rel]))
+    return tuple(media)
 
 
 def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir: Path,

@@ -12,6 +12,7 @@ from deckgen import cloze, deadline, ids, quick_markdown
 from deckgen.errors import Problem
 from deckgen.model import Card, Media, Note, Text, Topic
 from deckgen.sanitize import sanitize
+from deckgen.sources import is_hidden
 
 # A URL with a scheme (http:, file:, data:...) or a host (//example.com): not a file here.
 REMOTE = re.compile(r"[a-z][a-z0-9+.-]*:|//", re.I)
@@ -91,6 +92,11 @@ class MarkdownRenderer:
             return None
         if not path.is_file():
             self._problem(src, f"image '{src}' not found")
+            return None
+        if any(is_hidden(part) for part in path.relative_to(self.cards_root).parts):
+            self._problem(src, f"image '{src}' is hidden (a name starting with '.' or ending"
+                               " in '~'), and builds do not read hidden files: they would not"
+                               " see it change; rename it")
             return None
         if (size := path.stat().st_size) > MAX_IMAGE_BYTES:
             self._problem(src, f"image '{src}' is too large ({size >> 20} MiB; a card's image"

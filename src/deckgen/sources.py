@@ -53,7 +53,7 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
             continue
         seen.add(real)
         for entry in entries:
-            if entry.name.startswith(".") or entry.name.endswith("~") or entry.name == "Icon\r":
+            if is_hidden(entry.name) or entry.name == "Icon\r":
                 continue  # hidden, a backup, or a macOS folder icon
             if NOT_UTF8.search(entry.name):
                 problems.append(Problem(str(folder), 1, f"the name {entry.name!r} is not valid"
@@ -93,10 +93,15 @@ def _topic_files(folder: Path) -> list[str]:
     """The topic files under a folder (hidden ones left out, as everywhere), relative to it."""
     found = []
     for parent, folders, files in os.walk(folder):
-        folders[:] = [f for f in folders if not f.startswith(".")]
+        folders[:] = [f for f in folders if not is_hidden(f)]
         found += [os.path.relpath(os.path.join(parent, f), folder) for f in files
-                  if f.endswith(SUFFIXES) and not f.startswith(".")]
+                  if f.endswith(SUFFIXES) and not is_hidden(f)]
     return sorted(found)
+
+
+def is_hidden(name: str) -> bool:
+    """A hidden file or folder, or a backup: not the author's sources."""
+    return name.startswith(".") or name.endswith("~")
 
 
 def output_inside(cards_dir: Path, out_dir: Path | None) -> Path | None:

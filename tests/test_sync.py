@@ -448,3 +448,17 @@ def test_sync_says_what_it_leaves_to_the_learner(cards, profile):
     assert synced(cards, profile)[0] == (
         "emptied: 'attention-formula' has no c2 any more; Anki keeps that card, empty, until"
         " learners run Tools > Empty Cards")
+
+
+def test_a_removed_card_with_the_text_of_one_learners_have_is_no_rename(cards, profile):
+    """Only a card new to the collection can be the removed one renamed."""
+    attention = cards / "attention.yaml"
+    card = remove_card(attention, "attention-code")
+    attention.write_text(attention.read_text(encoding="utf-8") + card
+                         + card.replace("id: attention-code", "id: attention-copy"),
+                         encoding="utf-8")
+    synced(cards, profile)
+    remove_card(attention, "attention-code")
+    lines = synced(cards, profile, "--prune", "--yes")
+    assert "deleted: 'attention-code'" in lines
+    assert not any("renamed" in line for line in lines), lines

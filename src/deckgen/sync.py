@@ -147,9 +147,10 @@ def sync(cards_dir: Path, out_dir: Path, collection: Path, prune: bool = False,
 
 
 def _renamed(before: dict[str, Row], shipment: Shipment, removed) -> dict[str, str]:
-    """The removed cards whose note has exactly the text of a card shipped now (all its
-    fields but the last two, CardId and Source): renamed, by id."""
-    by_text = {s.fields[:-2]: card_id for card_id, s in shipment.notes.items()}
+    """The removed cards whose note has exactly the text of a card new to the collection
+    (all its fields but the last two, CardId and Source): renamed, by id."""
+    by_text = {s.fields[:-2]: card_id for card_id, s in shipment.notes.items()
+               if card_id not in before}
     return {card_id: by_text[text] for card_id in removed
             if (text := before[card_id][4][:-2]) in by_text}
 

@@ -146,7 +146,7 @@ def test_the_cards_folder_as_the_output_folder_is_still_watched(cards, capsys):
         assert "changed: attention.yaml" in reports
 
 
-@pytest.mark.parametrize("how", ["deleted", "replaced"])
+@pytest.mark.parametrize("how", ["deleted", "replaced", "recreated"])
 def test_a_cards_folder_deleted_or_replaced_is_watched_again(cards, tmp_path, capsys, how):
     """`git checkout` of a branch without it, an unpacked copy, a sync tool: the folder
     watched is gone, and the one in its place is watched from when it appears."""
@@ -156,6 +156,9 @@ def test_a_cards_folder_deleted_or_replaced_is_watched_again(cards, tmp_path, ca
         if how == "deleted":
             shutil.rmtree(cards)
             assert wait_until(lambda: any("no such folder" in b for b in builds))
+            shutil.copytree(copy, cards)
+        elif how == "recreated":  # at once: the new folder may get the old one's inode
+            shutil.rmtree(cards)
             shutil.copytree(copy, cards)
         else:
             os.rename(copy, tmp_path / "new")

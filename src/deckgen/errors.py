@@ -25,8 +25,7 @@ class Problem:
     code: str = ""  # the lint's name, which `allow:` takes; "" for plain errors
 
     def __str__(self) -> str:
-        message = UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", self.message)
-        return f"{self.path}:{self.line}: {self.level}: {message}"
+        return f"{self.path}:{self.line}: {self.level}: {showable(self.message)}"
 
     def __reduce__(self):
         return Problem, (self.path, self.line, self.message, self.level, self.code)
@@ -34,6 +33,11 @@ class Problem:
     def as_dict(self) -> dict:
         return {"path": self.path, "line": self.line, "level": self.level, "code": self.code,
                 "message": self.message}
+
+
+def showable(text: str) -> str:
+    """`text` on one line as written: UNSHOWABLE characters as \\uXXXX escapes."""
+    return UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def os_reason(error: OSError) -> str:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from deckgen.errors import showable
 from deckgen.sources import output_inside
 from deckgen.state import STATE_FILE
 
@@ -46,36 +47,43 @@ def watch(cards_dir: Path, rebuild: Callable[[], None], report: Callable[[str], 
         inside_out = out is not None and Path(path).is_relative_to(out)
         return is_authors_file(change, path) and not inside_out
 
-    def changed(path: str) -> None:
-        report(f"changed: {Path(path).relative_to(cards)}")
+    def changed(path: str) -> bool:
+        """Report a change; True if it is to the cards folder itself (deleted, replaced)."""
+        rel = Path(path).relative_to(cards)
+        report(f"changed: {showable(rel.as_posix()) if rel.parts else cards_dir}")
+        return not rel.parts
 
     rebuild()
-    folder, back = _identity(cards_dir), False
-    while folder is None or _watch_folder(cards_dir, folder, authors, changed, rebuild,
-                                          stop_event, rebuild_first=back):
-        folder, back = _back(cards_dir, stop_event), True
+    folder, rebuild_first = _identity(cards_dir), False
+    while True:
         if folder is None:
-            return  # stopped while waiting
-        report(f"changed: {cards_dir} is back")
+            if (folder := _back(cards_dir, stop_event)) is None:
+                return  # stopped while waiting
+            report(f"changed: {cards_dir} is back")
+        if not _watch_folder(cards_dir, folder, authors, changed, rebuild, stop_event,
+                             rebuild_first):
+            return  # stopped
+        folder, rebuild_first = _identity(cards_dir), True
 
 
-def _watch_folder(cards_dir: Path, folder: tuple[int, int], authors, changed, rebuild,
-                  stop_event, rebuild_first: bool) -> bool:
+def _watch_folder(cards_dir: Path, folder: tuple[int, int], authors,
+                  changed: Callable[[str], bool], rebuild, stop_event,
+                  rebuild_first: bool) -> bool:
     """Rebuild on each batch of changes to the folder, until it is stopped (False) or
-    the folder is no longer the one it started on (True). With `rebuild_first`, rebuild
-    as soon as the watch is on: files written before it started are read then."""
+    the folder itself changes (True): deleted or replaced, the watch on it is deaf, even
+    when a new folder gets the old one's inode. With `rebuild_first`, rebuild as soon as
+    the watch is on: files written before it started are read then."""
     from watchfiles import watch as watch_changes
 
     try:
         # Woken each second even with nothing changed, to notice the folder replaced.
         for changes in watch_changes(cards_dir, watch_filter=authors, stop_event=stop_event,
                                      rust_timeout=CHECK_MS, yield_on_timeout=True):
-            for _, path in sorted(changes, key=lambda c: c[1]):
-                changed(path)
+            itself = [changed(path) for _, path in sorted(changes, key=lambda c: c[1])]
             if changes or rebuild_first:
                 rebuild()
                 rebuild_first = False
-            if _identity(cards_dir) != folder:
+            if any(itself) or _identity(cards_dir) != folder:
                 return True
     except FileNotFoundError:  # gone before the watch started
         return True

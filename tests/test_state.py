@@ -13,6 +13,7 @@ from deckgen.state import (
     dump_state,
     load_state,
     save_state,
+    too_late,
     with_mtimes,
 )
 from deckgen.state_check import MAX_MTIME
@@ -95,3 +96,14 @@ def test_a_time_that_would_pass_the_largest_allowed_is_an_error(cards, tmp_path)
             f"{path}:{line}: error: card 'tex-cloze': changed, it needs a time after its"
             " last, 9999-12-31, the largest allowed; set the time on this line lower\n")
     assert path.read_bytes() == written
+
+
+def test_a_note_type_time_past_the_largest_allowed_is_an_error_at_its_line(tmp_path):
+    state = State({"a": stamp("d", 5)}, {"basic": TypeStamp("t", MAX_MTIME + 1, "s")})
+    raw = dump_state(State({"a": stamp("d", 5)},
+                           {"basic": TypeStamp("t", MAX_MTIME, "s")})).encode()
+    with pytest.raises(SourceErrors) as info:
+        too_late(state, tmp_path / STATE_FILE, raw)
+    assert str(info.value) == (f"{tmp_path / STATE_FILE}:4: error: note type 'basic': changed,"
+                               " it needs a time after its last, 9999-12-31, the largest"
+                               " allowed; set the time on this line lower")

@@ -196,7 +196,7 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
         notetypes=with_mtimes(old_state.notetypes,
                         {k: TypeStamp(t.digest, 0, t.schema) for k, t in types.items()}, now),
     )
-    too_late(state.notes, state_file, sources.files.get(STATE_FILE))
+    too_late(state, state_file, sources.files.get(STATE_FILE))
     changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics],
                       shipped)
     earlier = checked.earlier.values()

@@ -151,18 +151,20 @@ def key_lines(raw: bytes) -> dict[str, int]:
     return lines
 
 
-def too_late(stamps: dict[str, NoteStamp], path: Path, raw: bytes | None) -> None:
-    """Raise for the cards whose new time would pass the largest a state file may hold
-    (reached only from a time set by hand): the file written would be refused by every
-    later build that checks it."""
+def too_late(state: State, path: Path, raw: bytes | None) -> None:
+    """Raise for the cards and note types whose new time would pass the largest a state
+    file may hold (reached only from a time set by hand): the file written would be
+    refused by every later build that checks it."""
     from deckgen.state_check import MAX_MTIME
 
-    late = [key for key, stamp in stamps.items() if stamp.mtime > MAX_MTIME]
+    late = [(f"{what} '{key}'", key) for what, stamps in (("card", state.notes),
+                                                          ("note type", state.notetypes))
+            for key, stamp in stamps.items() if stamp.mtime > MAX_MTIME]
     if late:
         lines = key_lines(raw) if raw else {}
         raise SourceErrors([Problem(str(path), lines.get(key, 1), (
-            f"card '{key}': changed, it needs a time after its last, 9999-12-31, the largest"
-            " allowed; set the time on this line lower")) for key in late])
+            f"{name}: changed, it needs a time after its last, 9999-12-31, the largest"
+            " allowed; set the time on this line lower")) for name, key in late])
 
 
 def dump_state(state: State) -> str:

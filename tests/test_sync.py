@@ -235,6 +235,11 @@ def test_deletions_are_confirmed_on_a_terminal(cards, profile, monkeypatch):
                                " (attention-code), with their review history? [y/N]: n\n")
     assert declined.stderr == "nothing was changed\n"
     assert file_hashes(profile) == before
+    # Ctrl+C or Ctrl+D at the question: interrupted, as anywhere else.
+    interrupted = run("sync", "--cards", cards, "--out", cards.parent / "build",
+                      "--collection", profile / "collection.anki2", "--prune", input="")
+    assert (interrupted.exit_code, interrupted.stderr) == (130, "interrupted\n")
+    assert file_hashes(profile) == before
     confirmed = run("sync", "--cards", cards, "--out", cards.parent / "build", "--collection",
                     profile / "collection.anki2", "--prune", input="y\n")
     assert "deleted: 'attention-code'" in confirmed.stdout.splitlines()

@@ -36,7 +36,7 @@ class _Main(click.Group):
             return super().invoke(ctx)
         except OSError as error:
             raise DeckgenError(os_error_message(error)) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, click.Abort):  # Abort: Ctrl+C or Ctrl+D at a question
             click.echo("interrupted", err=True)
             raise SystemExit(130) from None
 

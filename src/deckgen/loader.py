@@ -213,9 +213,9 @@ class _FileReader:
             if key not in entries:
                 self.error(self._line(root), f"missing key '{key}'")
         topic_id = self._slug(entries.get("id"), "topic id") if "id" in entries else self.path.stem
-        if "id" not in entries and not SLUG.match(topic_id):
+        if "id" not in entries and (not SLUG.match(topic_id) or len(topic_id) > MAX_ID):
             self.error(1, f"file name '{self.path.name}' is not a valid topic id; add an 'id' key"
-                          " (lowercase letters, digits and hyphens)")
+                          f" (lowercase letters, digits and hyphens, at most {MAX_ID})")
         if topic_id == COMBINED:
             self.error(self._line(entries.get("id", root)),
                        f"topic id '{COMBINED}' is reserved for the combined package")

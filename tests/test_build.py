@@ -76,7 +76,7 @@ def test_a_gone_topic_takes_its_package_along(cards, tmp_path):
     result = run("build", "--cards", cards, "--out", out)
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == (
-        f"deleted: {out / 'figures.apkg'} (no topic has their id any more)")
+        f"deleted: {out / 'figures.apkg'} (no topic has that id any more)")
     assert sorted(p.name for p in out.glob("*.apkg")) == ["all.apkg", "attention.apkg"]
     assert not (out / ".deckgen-cache" / "databases" / "figures.anki2").exists()
 
@@ -88,8 +88,8 @@ def test_a_package_changed_by_hand_is_never_deleted(cards, tmp_path):
     (cards / "more" / "figures.yaml").unlink()
     output = run("build", "--cards", cards, "--out", out).stdout
     assert "deleted" not in output
-    assert (f"kept: {out / 'figures.apkg'} (no topic has their id any more, but they changed"
-            in output)
+    assert (f"kept: {out / 'figures.apkg'} (no topic has that id any more, but deckgen did not"
+            " write what is there now; delete it if unwanted)") in output
     assert (out / "figures.apkg").read_bytes() == b"mine now"
     assert "kept:" not in run("build", "--cards", cards, "--out", out).stdout  # said once
 

@@ -130,7 +130,7 @@ CASES = {
     ),
     "tag-with-space": (
         {"t.yaml": "deck: D\ntags: [ok, not ok]\ncards:\n  - id: a\n    front: Q\n    back: A\n"},
-        ["t.yaml:2: error: tag 'not ok' contains a space; Anki tags cannot"],
+        ["t.yaml:2: error: tag 'not ok' contains whitespace; Anki tags cannot"],
     ),
     "tags-not-a-list": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n    back: A\n    tags: x\n"},

@@ -313,7 +313,7 @@ def test_a_deck_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_p
     assert "moved:" not in output
     assert ("renamed deck: '测试::Transformer 与注意力' is now '测试::TRANSFORMER 与注意力', the"
             " same deck to Anki (which ignores case, Unicode normalization and spaces around"
-            " '::'): an import keeps the name it has; rename the deck in Anki to match\n"
+            " '::'): Anki keeps the name it has; rename the deck in Anki to match\n"
             ) in output
     import_package(collection, out / "all.apkg")
     names = {collection.decks.name(collection.get_card(c).did)
@@ -327,8 +327,8 @@ def test_a_tag_respelled_only_in_case_is_reported_as_anki_keeps_it(cards, tmp_pa
     edit_after_import(cards, out, collection, "tags: [transformer]", "tags: [Transformer]")
     output = build(cards, out).output
     assert ("renamed tag: 'transformer' is now 'Transformer', the same tag to Anki (which"
-            " ignores case): an import keeps the spelling it has; rename the tag in Anki's"
-            " browser to match\n") in output
+            " ignores case): Anki keeps the spelling it has; rename the tag in Anki's browser"
+            " to match\n") in output
     import_package(collection, out / "all.apkg")
     assert "Transformer" not in collection.tags.all()  # what the report says
 

@@ -270,10 +270,10 @@ def build_and_report(cards_dir: Path, out_dir: Path, dry_run: bool = False,
                + (f" ({kept} unchanged packages left as they are)" if kept else ""))
     if report.deleted:
         click.echo(f"{'would delete' if dry_run else 'deleted'}:"
-                   f" {', '.join(map(str, report.deleted))} (no topic has their id any more)")
+                   f" {', '.join(map(str, report.deleted))} (no topic has that id any more)")
     if report.kept:
-        click.echo(f"kept: {', '.join(map(str, report.kept))} (no topic has their id any more,"
-                   " but they changed since deckgen wrote them; delete them if unwanted)")
+        click.echo(f"kept: {', '.join(map(str, report.kept))} (no topic has that id any more,"
+                   " but deckgen did not write what is there now; delete it if unwanted)")
     return report
 
 
@@ -305,12 +305,12 @@ def show_kept_by_anki(changes) -> None:
                    " learners run Tools > Empty Cards")
     for old, new in changes.respelled_tags:
         click.echo(f"renamed tag: '{old}' is now '{new}', the same tag to Anki (which ignores"
-                   " case): an import keeps the spelling it has; rename the tag in Anki's"
-                   " browser to match")
+                   " case): Anki keeps the spelling it has; rename the tag in Anki's browser"
+                   " to match")
     for move in (m for m in changes.moves if m.respelled):
         click.echo(f"renamed deck: '{move.old}' is now '{move.new}', the same deck to Anki"
                    " (which ignores case, Unicode normalization and spaces around '::'):"
-                   " an import keeps the name it has; rename the deck in Anki to match")
+                   " Anki keeps the name it has; rename the deck in Anki to match")
 
 
 def build_and_preview(cards_dir: Path, out_dir: Path) -> Path:

@@ -308,25 +308,29 @@ class _FileReader:
             return None
         return anki_deck(deck) if deck else None  # as Anki names it: reports say the same
 
-    def _tags(self, node: yaml.Node | None, what: str = "tags") -> tuple[str, ...]:
-        if node is None:
-            return ()
-        if not isinstance(node, yaml.SequenceNode):
-            self.error(self._line(node), f"{what} must be a list, like [a, b]")
-            return ()
+    def _tags(self, node: yaml.Node | None) -> tuple[str, ...]:
         tags = []
-        for item in node.value:
-            tag = self._string(item, "a tag")
-            if tag is None:
-                continue
+        for tag, item in self._texts(node, "tags", "a tag"):
             if any(c.isspace() for c in tag):
-                self.error(self._line(item), f"tag '{tag}' contains a space; Anki tags cannot")
+                self.error(self._line(item), f"tag '{tag}' contains whitespace; Anki tags"
+                                             " cannot")
             elif anki_tag(tag) != tag:
                 self.error(self._line(item), f"tag '{tag}' would become '{anki_tag(tag)}' in Anki;"
                                         " write it that way")
             else:
                 tags.append(tag)
         return tuple(tags)
+
+    def _texts(self, node: yaml.Node | None, what: str,
+               each: str) -> list[tuple[str, yaml.Node]]:
+        """A list of texts, each with its node."""
+        if node is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(self._line(node), f"{what} must be a list, like [a, b]")
+            return []
+        return [(text, item) for item in node.value
+                if (text := self._string(item, each)) is not None]
 
     def _cards(self, node: yaml.Node | None) -> list[Card]:
         if node is None:
@@ -353,7 +357,7 @@ class _FileReader:
                  for key in TEXT_KEYS if key in entries}
         if not self._has_sides(entries, card_id, self._line(node)):
             return None
-        allow = self._tags(entries.get("allow"), "allow")
+        allow = tuple(name for name, _ in self._texts(entries.get("allow"), "allow", "a lint"))
         for name in allow:
             if name not in LINTS:
                 self.error(self._line(entries["allow"]), f"card '{card_id}': unknown lint"

@@ -129,6 +129,12 @@ def test_markup_in_a_file_or_folder_name_is_escaped(tmp_path):
     (r"$\bbox [ red ; border: 1px ]{x}$", r"\bbox in TeX is not allowed"),
     (r"$\def\b#1{\bbox[#1]{x}}\b{background:url(https://a.org)}$", r"\bbox in TeX is not"),
     (r"$\let\B\bbox \B[background:url(https://a.org)]{x}$", r"\bbox in TeX is not allowed"),
+    # A lone backslash (one before a line break) handed to a macro spells any command.
+    ("\\(\\def\\x#1\n{#1href{javascript:alert(1)}{click}}\\x\\\n\\)",
+     r"\def in TeX is not allowed"),
+    ("\\(\\newcommand{\\x}[1]{#1href}\\)", r"\newcommand in TeX is not allowed"),
+    (r"\(\unicode[x;background:url(https://a.org/b.png)]{x41}\)", r"\unicode in TeX is not"),
+    (r"\(\require{html}\)", r"\require in TeX is not allowed"),
 ])
 def test_tex_that_links_or_restyles_is_an_error(tmp_path, tex, message):
     cards = tmp_path / "cards"

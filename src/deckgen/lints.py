@@ -37,10 +37,16 @@ CODE = re.compile(r"<pre\b.*?</pre>|<code>.*?</code>", re.S)
 OPEN_MATH = re.compile(r"\$(?=[\\A-Za-z{(])|\\\(|\\\[")
 LEFT, RIGHT = re.compile(r"\\left(?![A-Za-z])"), re.compile(r"\\right(?![A-Za-z])")
 # MathJax commands that put links, styles, classes, ids or data attributes on the card:
-# \mmlToken sets any attribute (href, style, class, id) on what it makes, and \bbox
-# takes CSS (a url() loads from the network each time the card shows). Refused whatever
-# their arguments: a macro (\def, \let, \newcommand) can hand them any.
-TEX_HTML = re.compile(r"\\(href|url|style|class|cssId|data|mmlToken|bbox)(?![A-Za-z])")
+# \mmlToken sets any attribute (href, style, class, id) on what it makes, \bbox takes
+# CSS (a url() loads from the network each time the card shows), and so does \unicode's
+# font option. Refused whatever their arguments; and so are the commands that make
+# others: macros (handed a lone backslash, one before a line break, a macro spells any
+# command) and \require, which loads more commands.
+TEX_HTML = re.compile(r"\\(href|url|style|class|cssId|data|mmlToken|bbox|unicode|require"
+                      r"|def|gdef|edef|xdef|let|futurelet|newcommand|renewcommand"
+                      r"|providecommand|newenvironment|renewenvironment|csname"
+                      r"|expandafter)(?![A-Za-z])")
+MACROS = "it defines commands, and a macro can spell any command, \\href included"
 WEB_URL = re.compile(r"\s*https?://", re.I)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
@@ -142,10 +148,10 @@ def _sides(card: Card, text: Text, field: str) -> list[str] | None:
 
 
 def _tex_html(card: Card, text: Text, shown: str) -> Iterable[Problem]:
-    """MathJax's \\href and \\url open links (only http(s) is safe to open); \\style,
-    \\class, \\cssId and \\data restyle the card. Checked in all the text Anki shows, as
-    MathJax typesets any \\( \\) there, raw HTML included. Plain errors: TeX is not
-    sanitized, so silencing them would ship them."""
+    """The TEX_HTML commands: \\href and \\url open links (only http(s) is safe to open),
+    the others restyle the card, load from the network or make such commands. Checked
+    in all the text Anki shows, as MathJax typesets any \\( \\) there, raw HTML
+    included. Plain errors: TeX is not sanitized, so silencing them would ship them."""
     for match in TEX_HTML.finditer(shown):
         command = match.group(1)
         if command in ("href", "url") and _web_link(shown, match.end()):
@@ -155,7 +161,11 @@ def _tex_html(card: Card, text: Text, shown: str) -> Iterable[Problem]:
                   "url": "only http and https links may open from a card",
                   "mmlToken": "it sets HTML attributes (links, styles, ids)",
                   "bbox": "its options take CSS, which can load from the network",
-                  }.get(command, "it restyles the card")
+                  "unicode": "its font option is CSS, which can load from the network",
+                  "require": "it loads MathJax extensions, with commands of their own",
+                  "style": "it restyles the card", "class": "it restyles the card",
+                  "cssId": "it restyles the card", "data": "it restyles the card",
+                  }.get(command, MACROS)
         yield Problem(where.path, where.line, f"card '{card.id}': \\{command} in TeX is not"
                                               f" allowed: {reason}")
 

@@ -135,6 +135,10 @@ def test_markup_in_a_file_or_folder_name_is_escaped(tmp_path):
     ("\\(\\newcommand{\\x}[1]{#1href}\\)", r"\newcommand in TeX is not allowed"),
     (r"\(\unicode[x;background:url(https://a.org/b.png)]{x41}\)", r"\unicode in TeX is not"),
     (r"\(\require{html}\)", r"\require in TeX is not allowed"),
+    (r"$\fcolorbox{red;background:url(https://a.org/b.png)}{white}{x}$",
+     r"\fcolorbox in TeX is not allowed"),
+    (r"$\definecolor{q}{named}{red;background:url(https://a.org)}$",
+     r"\definecolor in TeX is not allowed"),
 ])
 def test_tex_that_links_or_restyles_is_an_error(tmp_path, tex, message):
     cards = tmp_path / "cards"

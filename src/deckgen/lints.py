@@ -38,11 +38,13 @@ OPEN_MATH = re.compile(r"\$(?=[\\A-Za-z{(])|\\\(|\\\[")
 LEFT, RIGHT = re.compile(r"\\left(?![A-Za-z])"), re.compile(r"\\right(?![A-Za-z])")
 # MathJax commands that put links, styles, classes, ids or data attributes on the card:
 # \mmlToken sets any attribute (href, style, class, id) on what it makes, \bbox takes
-# CSS (a url() loads from the network each time the card shows), and so does \unicode's
-# font option. Refused whatever their arguments; and so are the commands that make
-# others: macros (handed a lone backslash, one before a line break, a macro spells any
-# command) and \require, which loads more commands.
-TEX_HTML = re.compile(r"\\(href|url|style|class|cssId|data|mmlToken|bbox|unicode|require"
+# CSS (a url() loads from the network each time the card shows), and so do \unicode's
+# font option and a colour \fcolorbox does not know (\definecolor names any). Refused
+# whatever their arguments; and so are the commands that make others: macros (handed a
+# lone backslash, one before a line break, a macro spells any command) and \require,
+# which loads more commands.
+TEX_HTML = re.compile(r"\\(href|url|style|class|cssId|data|mmlToken|bbox|unicode|fcolorbox"
+                      r"|definecolor|require"
                       r"|def|gdef|edef|xdef|let|futurelet|newcommand|renewcommand"
                       r"|providecommand|newenvironment|renewenvironment|csname"
                       r"|expandafter)(?![A-Za-z])")
@@ -162,6 +164,10 @@ def _tex_html(card: Card, text: Text, shown: str) -> Iterable[Problem]:
                   "mmlToken": "it sets HTML attributes (links, styles, ids)",
                   "bbox": "its options take CSS, which can load from the network",
                   "unicode": "its font option is CSS, which can load from the network",
+                  "fcolorbox": "a colour it does not know is CSS, which can load from the"
+                               " network",
+                  "definecolor": "a colour it defines can be CSS, which can load from the"
+                                 " network",
                   "require": "it loads MathJax extensions, with commands of their own",
                   "style": "it restyles the card", "class": "it restyles the card",
                   "cssId": "it restyles the card", "data": "it restyles the card",

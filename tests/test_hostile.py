@@ -554,7 +554,7 @@ def test_tex_commands_spelled_across_a_cloze_are_errors(tmp_path, text, command)
 
 @pytest.mark.parametrize("text", [
     r"{{c1::ok}} and {\{c9999::hidden}}",  # a deletion only Markdown makes
-    r"{{c1::a\}\}b}} tail",  # a deletion Markdown ends early
+    r"{{c1::ok}} and {{c2::x &#123;&#123;c3::y}} }}",  # one made of entities, inside c2
 ])
 def test_cloze_deletions_made_or_changed_by_markdown_escapes_are_errors(tmp_path, text):
     """Anki reads deletions in the rendered field: one there that the checks of the
@@ -596,9 +596,11 @@ def test_text_echoed_in_a_message_cannot_forge_report_lines(tmp_path, char):
     assert f"x\\u{ord(char):04x}cards/evil.yaml:1: error: forged" in result.stderr
 
 
-def test_escaped_braces_that_change_no_deletion_are_fine(tmp_path):
+@pytest.mark.parametrize("text", [r"The set \{x\} has {{c1::one}} element",
+                                  r"{{c1::答案}}。占位符写作 \{\{query\}\}。"])
+def test_escaped_braces_that_change_no_deletion_are_fine(tmp_path, text):
     cards = tmp_path / "cards"
-    write(cards, cloze_card(r"The set \{x\} has {{c1::one}} element"))
+    write(cards, cloze_card(text))
     result = run("check", "--cards", cards)
     assert result.exit_code == 0, result.stderr
 
@@ -625,3 +627,13 @@ def test_an_image_the_build_does_not_read_is_an_error(tmp_path, name):
     result = run("build", "--cards", cards, "--out", tmp_path / "build")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"image '{name}' is hidden" in result.stderr
+
+
+def test_a_cloze_number_in_full_width_digits_is_no_deletion(tmp_path):
+    """Anki reads only ASCII digits: {{c１::x}} (a full-width 1, as a Chinese input method
+    types it) shows "No cloze 1 found on card"."""
+    cards = tmp_path / "cards"
+    write(cards, cloze_card("缩放因子是 {{c\uff11::$\\sqrt{d_k}$}}。"))
+    result = run("check", "--cards", cards)
+    assert result.exit_code == 1
+    assert "cloze has no deletion like {{c1::...}}" in result.stderr

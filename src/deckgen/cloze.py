@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-OPENING = re.compile(r"\{\{c(\d+)::")
+OPENING = re.compile(r"\{\{c([0-9]+)::")  # ASCII digits only, as Anki reads them
 # Anki gives c1..c500 a card each and puts every higher number on the 500th card
 # (rslib/src/notetype/cardgen.rs: `cloze_ord.saturating_sub(1).min(499)`).
 MAX_NUMBER = 500
@@ -51,7 +51,7 @@ def sides(text: str) -> list[str]:
     return [_shown(nodes, None), *(_shown(nodes, n) for n in numbers)]
 
 
-TOKEN = re.compile(r"\{\{c(\d+)::|\}\}")
+TOKEN = re.compile(r"\{\{c([0-9]+)::|\}\}")
 ANKI_NESTING = 10  # deletions Anki keeps open at once; it drops deeper openings
 
 
@@ -96,6 +96,17 @@ def _read(text: str) -> list[str | _Read]:
         done = open_.pop()
         (open_[-1].nodes if open_ else out).extend(done.nodes)
     return out
+
+
+def shape(text: str) -> tuple:
+    """The deletions Anki reads in `text`, as nested (number, inner shape) pairs: equal
+    for a field and its source when rendering made, ended or split none."""
+    return _shape(_read(text))
+
+
+def _shape(nodes: list[str | _Read]) -> tuple:
+    return tuple((node.number, _shape(node.nodes)) for node in nodes
+                 if isinstance(node, _Read))
 
 
 def _numbers_in(nodes: list[str | _Read]) -> set[int]:

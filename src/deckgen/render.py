@@ -155,8 +155,9 @@ def render_card(card: Card, topic: Topic, renderer: MarkdownRenderer) -> Note:
     if card.is_cloze:
         body = _cloze_text(card, renderer)
         fields = (field("cloze", body), field("extra", card.extra), card.id, source)
-        if body is not None and _deletions_changed(body.source, fields[0]):
-            renderer.problems.append(_changed_deletions(card, body, fields[0]))
+        # Anki reads the deletions of the field as rendered: they must be those written.
+        if body is not None and cloze.shape(fields[0]) != cloze.shape(body.source):
+            renderer.problems.append(_deletions_problem(card, body, fields[0]))
         notetype = "cloze"
     else:
         fields = (field("front", card.front), field("back", card.back),
@@ -185,26 +186,17 @@ def _cloze_text(card: Card, renderer: MarkdownRenderer) -> Text | None:
     return Text(cloze.pad_deletions(text.source), text.where)
 
 
+def _deletions_problem(card: Card, body: Text, html: str) -> Problem:
+    def listed(shape: tuple) -> str:  # c1 c2[c3]: c3 inside c2
+        return " ".join(f"c{n}" + (f"[{listed(inner)}]" if inner else "")
+                        for n, inner in shape)
 
-
-def _deletions_changed(source: str, html: str) -> bool:
-    """Whether Anki would read other deletions in the rendered field than in its source:
-    other numbers (highlighting splits an opening), or more `{{` or `}}` than written (a
-    Markdown escape or an entity turned into a brace that opens or ends one). Fewer
-    `}}` are fine: highlighting splits those in code, outside any deletion."""
-    return (cloze.written(html) != cloze.written(source)
-            or html.count("{{") > source.count("{{") or html.count("}}") > source.count("}}"))
-
-
-def _changed_deletions(card: Card, body: Text, html: str) -> Problem:
-    """Anki reads the deletions of the field as rendered, and must find the ones written
-    (and checked) in the source."""
-    def listed(text: str) -> str:
-        return " ".join(f"c{n}" for n in cloze.written(text)) or "none"
+    def shown(text: str) -> str:
+        return listed(cloze.shape(text)) or "none"
 
     return Problem(body.where.path, body.where.line, (
         f"card '{card.id}': Anki would not read the cloze deletions as written (written:"
-        f" {listed(body.source)}; read: {listed(html)}): a Markdown escape (\\{{ or \\}})"
+        f" {shown(body.source)}; read: {shown(html)}): a Markdown escape (\\{{ or \\}})"
         " or an entity becomes a brace that opens or ends one, a code block's highlighting"
         " splits one, and the sanitizer removes one in unsafe markup; put deletions in"
         " plain text or inline code, and braces unescaped"))

@@ -198,6 +198,9 @@ def test_an_image_in_the_output_folder_is_an_error_not_a_traceback(tmp_path):
     (cards / "build" / "a.png").write_bytes(b"\x89PNG")
     (cards / "t.yaml").write_text("deck: D\ncards:\n  - id: a\n    front: '![x](build/a.png)'\n"
                                   "    back: A\n", encoding="utf-8")
-    result = run("build", "--cards", cards, "--out", cards / "build")
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "build/a.png:1: error: an image in the output folder" in result.stderr
+    for command in ("check", "build"):
+        result = run(command, "--cards", cards, "--out", cards / "build")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert result.stderr == (f"{cards / 't.yaml'}:3: error: card 'a': image 'build/a.png'"
+                                 " is in the output folder, whose files builds do not read"
+                                 " (they would not see it change); move it\n")

@@ -192,10 +192,19 @@ class _Rendering:
         results, problems = {}, []
         for topic, keys in self.topics:
             cards = [(card, key, self.ready[key]) for card, key in zip(topic.cards, keys)]
-            found = [p for card, _, rendered in cards for p in rendered.problems_at(card)]
+            found = [p for card, _, rendered in cards
+                     for p in (*rendered.problems_at(card), *self._unread_images(card, rendered))]
             results[topic.source] = _result(self.sources, topic, cards, found)
             problems += found
         return results, problems
+
+    def _unread_images(self, card: Card, rendered: Rendered) -> list[Problem]:
+        """Images among no files the build read (in the output folder, inside the cards
+        folder): no build would see them change."""
+        return [Problem(card.where.path, card.where.line, (
+            f"card '{card.id}': image '{media.source}' is in the output folder, whose files"
+            " builds do not read (they would not see it change); move it"))
+            for media in rendered.note.media if media.source not in self.sources.inputs]
 
     def _rendered(self) -> Iterator[list[tuple[str, Rendered]]]:
         if self.pool is None:

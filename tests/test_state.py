@@ -107,3 +107,13 @@ def test_a_note_type_time_past_the_largest_allowed_is_an_error_at_its_line(tmp_p
     assert str(info.value) == (f"{tmp_path / STATE_FILE}:4: error: note type 'basic': changed,"
                                " it needs a time after its last, 9999-12-31, the largest"
                                " allowed; set the time on this line lower")
+
+
+def test_a_card_named_like_a_note_type_is_found_at_its_own_line(tmp_path):
+    """A card may have the id 'basic', a note type's key too: each at its own section."""
+    state = State({"basic": stamp("d", MAX_MTIME + 1)}, {"basic": TypeStamp("t", 5, "s")})
+    raw = dump_state(State({"basic": stamp("d", MAX_MTIME)},
+                           {"basic": TypeStamp("t", 5, "s")})).encode()
+    with pytest.raises(SourceErrors) as info:
+        too_late(state, tmp_path / STATE_FILE, raw)
+    assert str(info.value).startswith(f"{tmp_path / STATE_FILE}:7: error: card 'basic'")

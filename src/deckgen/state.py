@@ -130,24 +130,32 @@ def _check(path: Path, data: dict, raw: bytes) -> None:
     """Values of the wrong type or range, each at its line (dump_state writes one a line)."""
     from deckgen.state_check import stamp_problem
 
-    wrong = [(key, message) for section, sizes in (("notetypes", (3,)), ("notes", (4, 5)))
+    wrong = [(section, key, message)
+             for section, sizes in (("notetypes", (3,)), ("notes", (4, 5)))
              for key, stamp in data[section].items()
              if (message := stamp_problem(key, stamp, sizes))]
     if not wrong:
         return
     lines = key_lines(raw)
     raise SourceErrors([Problem(
-        str(path), lines.get(str(key), 1),
+        str(path), lines.get((section, str(key)), 1),
         f"cannot read the build state: {message}; fix it, or delete the file to treat every"
-        " card as changed") for key, message in wrong])
+        " card as changed") for section, key, message in wrong])
 
 
-def key_lines(raw: bytes) -> dict[str, int]:
-    """The first line of each key in a state file, found in one pass."""
-    lines: dict[str, int] = {}
+def key_lines(raw: bytes) -> dict[tuple[str, str], int]:
+    """The first line of each entry of a state file, by section ("notes", "notetypes")
+    and key, found in one pass: a line that opens a section names it, as dump_state
+    writes them (a file written otherwise gives fewer lines)."""
+    lines: dict[tuple[str, str], int] = {}
+    section = ""
     for n, text in enumerate(raw.decode("utf-8").splitlines(), 1):
-        if (key := KEY_AT_LINE.match(text)) is not None:
-            lines.setdefault(key.group(1), n)
+        if (key := KEY_AT_LINE.match(text)) is None:
+            continue
+        if key.group(1) in ("notes", "notetypes") and text.rstrip().endswith("{"):
+            section = key.group(1)
+        else:
+            lines.setdefault((section, key.group(1)), n)
     return lines
 
 
@@ -157,14 +165,15 @@ def too_late(state: State, path: Path, raw: bytes | None) -> None:
     refused by every later build that checks it."""
     from deckgen.state_check import MAX_MTIME
 
-    late = [(f"{what} '{key}'", key) for what, stamps in (("card", state.notes),
-                                                          ("note type", state.notetypes))
+    late = [(f"{what} '{key}'", (section, key))
+            for what, section, stamps in (("card", "notes", state.notes),
+                                          ("note type", "notetypes", state.notetypes))
             for key, stamp in stamps.items() if stamp.mtime > MAX_MTIME]
     if late:
         lines = key_lines(raw) if raw else {}
-        raise SourceErrors([Problem(str(path), lines.get(key, 1), (
+        raise SourceErrors([Problem(str(path), lines.get(where, 1), (
             f"{name}: changed, it needs a time after its last, 9999-12-31, the largest"
-            " allowed; set the time on this line lower")) for name, key in late])
+            " allowed; set the time on this line lower")) for name, where in late])
 
 
 def dump_state(state: State) -> str:

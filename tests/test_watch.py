@@ -170,3 +170,14 @@ def test_a_cards_folder_deleted_or_replaced_is_watched_again(cards, tmp_path, ca
         source.write_text(source.read_text(encoding="utf-8").replace("back:", "bakc:", 1),
                           encoding="utf-8")
         assert wait_until(lambda: any("unknown key 'bakc'" in b for b in builds[count:]))
+
+
+def test_a_change_to_the_cards_folder_itself_rebuilds_once(cards, tmp_path, capsys):
+    """Touched or chmod-ed, the folder is watched again (it may have been replaced), with
+    one build, not one for the change and one for the new watch."""
+    with watching(cards, tmp_path / "build", capsys, "err", with_preview=False) as (builds, _):
+        os.utime(cards)
+        os.chmod(cards, 0o755)
+        assert wait_until(lambda: len(builds) == 2)
+        time.sleep(3)
+        assert len(builds) == 2

@@ -79,12 +79,16 @@ def _watch_folder(cards_dir: Path, folder: tuple[int, int], authors,
         # Woken each second even with nothing changed, to notice the folder replaced.
         for changes in watch_changes(cards_dir, watch_filter=authors, stop_event=stop_event,
                                      rust_timeout=CHECK_MS, yield_on_timeout=True):
+            # Every change reported, in order (a generator in any() would stop at the first).
             itself = [changed(path) for _, path in sorted(changes, key=lambda c: c[1])]
+            now = _identity(cards_dir)
+            if now != folder or any(itself):
+                if now is None:
+                    rebuild()  # says the folder is gone
+                return True  # a watch on the folder there now rebuilds first
             if changes or rebuild_first:
                 rebuild()
                 rebuild_first = False
-            if any(itself) or _identity(cards_dir) != folder:
-                return True
     except FileNotFoundError:  # gone before the watch started
         return True
     return False

@@ -92,7 +92,7 @@ CASES = {
     "long-file-name": (
         {"a" * 101 + ".yaml": "deck: D\ncards:\n  - id: a\n    front: Q\n    back: A\n"},
         [f"{'a' * 101}.yaml:1: error: file name '{'a' * 101}.yaml' is not a valid topic id;"
-         " add an 'id' key (lowercase letters, digits and hyphens, at most 100)"],
+         " add an 'id' key (lowercase letters, digits and hyphens, at most 100 characters)"],
     ),
     "not-utf8": (
         {"t.yaml": "deck: D\ncards:\n  - id: a\n    front: caf\xe9\n    back: A\n"

@@ -626,7 +626,7 @@ def test_an_image_the_build_does_not_read_is_an_error(tmp_path, name):
     (cards / name).write_bytes(b"\x89PNG")
     result = run("build", "--cards", cards, "--out", tmp_path / "build")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert f"image '{name}' is hidden" in result.stderr
+    assert f"image '{name}' is hidden, or links to a hidden file" in result.stderr
 
 
 def test_a_cloze_number_in_full_width_digits_is_no_deletion(tmp_path):
@@ -637,3 +637,11 @@ def test_a_cloze_number_in_full_width_digits_is_no_deletion(tmp_path):
     result = run("check", "--cards", cards)
     assert result.exit_code == 1
     assert "cloze has no deletion like {{c1::...}}" in result.stderr
+
+
+def test_a_backslash_in_another_files_name_is_fine(tmp_path):
+    """Only topic files' paths show in a card's footer."""
+    cards = tmp_path / "cards"
+    write(cards, basic("a"))
+    (cards / "C:\\drafts.txt").write_text("notes", encoding="utf-8")
+    assert run("check", "--cards", cards).exit_code == 0

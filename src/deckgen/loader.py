@@ -215,7 +215,7 @@ class _FileReader:
         topic_id = self._slug(entries.get("id"), "topic id") if "id" in entries else self.path.stem
         if "id" not in entries and (not SLUG.match(topic_id) or len(topic_id) > MAX_ID):
             self.error(1, f"file name '{self.path.name}' is not a valid topic id; add an 'id' key"
-                          f" (lowercase letters, digits and hyphens, at most {MAX_ID})")
+                          f" (lowercase letters, digits and hyphens, at most {MAX_ID} characters)")
         if topic_id == COMBINED:
             self.error(self._line(entries.get("id", root)),
                        f"topic id '{COMBINED}' is reserved for the combined package")

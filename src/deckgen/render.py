@@ -94,9 +94,9 @@ class MarkdownRenderer:
             self._problem(src, f"image '{src}' not found")
             return None
         if any(is_hidden(part) for part in path.relative_to(self.cards_root).parts):
-            self._problem(src, f"image '{src}' is hidden (a name starting with '.' or ending"
-                               " in '~'), and builds do not read hidden files: they would not"
-                               " see it change; rename it")
+            self._problem(src, f"image '{src}' is hidden, or links to a hidden file (a name"
+                               " starting with '.' or ending in '~'), and builds do not read"
+                               " hidden files: they would not see it change; rename it")
             return None
         if (size := path.stat().st_size) > MAX_IMAGE_BYTES:
             self._problem(src, f"image '{src}' is too large ({size >> 20} MiB; a card's image"

@@ -64,9 +64,10 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
                     f"the name {entry.name!r} has a control character"
                     f" U+{ord(char.group()):04X}; rename it")))
                 continue
-            if "\\" in entry.name:  # the Source field, in each card's footer, shows it
+            if "\\" in entry.name and (is_source(entry.name) or entry.is_dir()):
+                # A topic's path shows in each of its cards' footer (the Source field).
                 problems.append(Problem(str(folder), 1, (
-                    f"the name {entry.name!r} has a backslash, which Anki would read as TeX"
+                    f"the name '{entry.name}' has a backslash, which Anki would read as TeX"
                     " in the footer of each card that names it; rename it")))
                 continue
             path = Path(entry.path)

@@ -414,17 +414,12 @@ def _kept_collection(out_dir: Path, topic_id: str) -> Path:
 
 def _media(topic, sources) -> tuple:
     """The images a topic's notes show, where they are now (the cards folder may have
-    been moved or renamed since they were rendered), with the hash the build read."""
+    been moved or renamed since they were rendered), with the hash the build read (collect
+    refuses an image that is not among the files read)."""
     from deckgen.model import Media
 
-    media = []
-    for name, rel in (m for note in topic.notes for m in note.media):
-        if rel not in sources.inputs:  # never read as one of the bank's files
-            raise SourceErrors([Problem(str(sources.cards_dir / rel), 1, (
-                "an image in the output folder, whose files builds do not read (they would"
-                " not see it change); move it"))])
-        media.append(Media(name, (sources.cards_dir / rel).resolve(), rel, sources.inputs[rel]))
-    return tuple(media)
+    return tuple(Media(name, (sources.cards_dir / rel).resolve(), rel, sources.inputs[rel])
+                 for note in topic.notes for name, rel in note.media)
 
 
 def _save_cache_and_state(the_plan: Plan, topics: list, stale: set[str], out_dir: Path,

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import click
 
-# What a message may quote from a source but must not print as is: line breaks and line
-# separators (a report line of its own to editors and CI) and text-direction controls.
-UNSHOWABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What a report must not print as is: control characters and line separators (a line
+# break reads as a report line of its own to editors and CI) and text-direction controls
+# (they reorder what the terminal shows). Names with one are refused; text quoted in a
+# message prints them escaped.
+UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, order=True)

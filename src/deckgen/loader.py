@@ -18,10 +18,9 @@ import yaml
 
 from deckgen import COMBINED, chunks, yamltree
 from deckgen.anki_names import anki_deck, anki_tag, deck_key
-from deckgen.errors import Problem
+from deckgen.errors import UNSHOWABLE, Problem
 from deckgen.lints import LINTS
 from deckgen.model import Card, Location, Text, Topic
-from deckgen.sources import CONTROL as NAME_CONTROL
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 MAX_ID = 100  # an id is shown in each card's footer and in every message about it
@@ -292,7 +291,7 @@ class _FileReader:
         if node is None:
             return None
         deck = self._string(node, "deck")
-        if deck is not None and (char := NAME_CONTROL.search(deck)):
+        if deck is not None and (char := UNSHOWABLE.search(deck)):
             what = ("a line break or tab" if char.group() in "\t\n\r"
                     else "a control or text-direction character")
             self.error(self._line(node), f"deck name {deck!r} has {what}; Anki would drop or"

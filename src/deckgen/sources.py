@@ -12,13 +12,9 @@ import os
 import re
 from pathlib import Path
 
-from deckgen.errors import Problem, os_reason
+from deckgen.errors import UNSHOWABLE, Problem, os_reason
 
 SUFFIXES = (".yaml", ".yml")
-# Characters a name must not have: control characters (a newline prints as a report line
-# of its own), line and paragraph separators, and bidirectional overrides, which reorder
-# what the terminal shows.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as Python names them
 
 
@@ -59,7 +55,7 @@ def find_files(cards_dir: Path, skip: Path | None = None) -> tuple[list[Path], l
                 problems.append(Problem(str(folder), 1, f"the name {entry.name!r} is not valid"
                                                         " UTF-8; rename it"))
                 continue
-            if char := CONTROL.search(entry.name):  # it could print as lines of its own
+            if char := UNSHOWABLE.search(entry.name):  # it could print as lines of its own
                 problems.append(Problem(str(folder), 1, (
                     f"the name {entry.name!r} has a control character"
                     f" U+{ord(char.group()):04X}; rename it")))

@@ -32,13 +32,7 @@ class BadDeletion(ValueError):
 
 def numbers(text: str) -> set[int]:
     """Every cloze number in `text`, nested deletions included: Anki makes a card each."""
-    return set(written(text))
-
-
-def written(text: str) -> list[int]:
-    """The number of every deletion opened in `text`, in order, nested ones included: what
-    Anki's parser reads (so a field as rendered can be compared with its source)."""
-    return [int(match.group(1)) for match in OPENING.finditer(text)]
+    return {int(match.group(1)) for match in OPENING.finditer(text)}
 
 
 def sides(text: str) -> list[str]:

@@ -174,7 +174,7 @@ def _old_state(sources, previous: Record) -> State:
 
 def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: Path,
            now: int | None, accept_notetype_change: bool, restamp: frozenset[str]) -> Plan:
-    from deckgen.changes import compare, deck_moves, emptied, respelled
+    from deckgen.changes import compare, since_last_build
     from deckgen.notetypes import note_types
     from deckgen.state import NoteStamp, State, TypeStamp, never_back, too_late, with_mtimes
 
@@ -199,15 +199,9 @@ def _stamp(checked: Checked, sources, old_state, previous: Record, state_file: P
     too_late(state, state_file, sources.files.get(STATE_FILE))
     changes = compare(old_state.notes, state.notes, [t.record.id for t in checked.topics],
                       shipped)
-    earlier = checked.earlier.values()
-    changes.moves = deck_moves({n.card_id: r.deck for r in earlier for n in r.notes}, {
-        n.card_id: t.record.deck for t in checked.topics for n in t.record.notes})
-    changes.emptied = emptied({n.card_id: n.clozes for r in earlier for n in r.notes},
-                              {n.card_id: n.clozes for t in checked.topics
-                               for n in t.record.notes})
-    changes.respelled_tags = respelled({tag for r in earlier for n in r.notes for tag in n.tags},
-                                       {tag for t in checked.topics for n in t.record.notes
-                                        for tag in n.tags})
+    changes.moves, changes.emptied, changes.respelled_tags = since_last_build(
+        {n.card_id: (r.deck, n) for r in checked.earlier.values() for n in r.notes},
+        {n.card_id: (t.record.deck, n) for t in checked.topics for n in t.record.notes})
     return Plan(checked, sources, state, changes, _where(checked, sources, changes))
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from deckgen.anki_names import deck_key
 
 if TYPE_CHECKING:
+    from deckgen.model import NoteInfo
     from deckgen.state import NoteStamp, Shipped
 
 KINDS = ("added", "updated", "unchanged", "removed", "renamed")
@@ -71,28 +72,29 @@ class Changes:
         return sorted(total.added + total.updated + total.renamed)
 
 
-def deck_moves(earlier: dict[str, str], current: dict[str, str]) -> list[DeckMove]:
-    """The cards of `current` (card id -> deck) in another deck than `earlier`, grouped
-    by the move."""
+def since_last_build(earlier: dict[str, tuple[str, NoteInfo]],
+                     current: dict[str, tuple[str, NoteInfo]],
+                     ) -> tuple[list[DeckMove], dict[str, list[int]], list[tuple[str, str]]]:
+    """What an import leaves as the last build (`earlier`) had it, from each card's deck
+    and outline now (`current`, by card id): cards in another deck (Anki moves none); the
+    cloze numbers a card had and has no more (Anki keeps their cards, empty, until the
+    learner deletes them with Tools > Empty Cards); and tags now spelled otherwise only in
+    case (Anki keeps one spelling, the old one): (old, new) each."""
     moved: dict[tuple[str, str], list[str]] = {}
-    for card_id, deck in current.items():
-        if (old := earlier.get(card_id, deck)) != deck:
-            moved.setdefault((old, deck), []).append(card_id)
-    return [DeckMove(old, new, sorted(ids)) for (old, new), ids in sorted(moved.items())]
+    emptied: dict[str, list[int]] = {}
+    for card_id, (deck, note) in current.items():
+        last_deck, last_note = earlier.get(card_id, (deck, note))  # a new card: as now
+        if last_deck != deck:
+            moved.setdefault((last_deck, deck), []).append(card_id)
+        if note.clozes and (gone := sorted(set(last_note.clozes) - set(note.clozes))):
+            emptied[card_id] = gone
+    moves = [DeckMove(old, new, sorted(ids)) for (old, new), ids in sorted(moved.items())]
+    return moves, dict(sorted(emptied.items())), _respelled(
+        {tag for _, note in earlier.values() for tag in note.tags},
+        {tag for _, note in current.values() for tag in note.tags})
 
 
-def emptied(earlier: dict[str, tuple[int, ...]],
-            current: dict[str, tuple[int, ...]]) -> dict[str, list[int]]:
-    """The cloze numbers each card had in the last build and has no more: Anki keeps
-    their cards, empty, until the learner deletes them (Tools > Empty Cards)."""
-    gone = {card_id: sorted(set(earlier.get(card_id, ())) - set(numbers))
-            for card_id, numbers in current.items() if numbers}
-    return {card_id: numbers for card_id, numbers in sorted(gone.items()) if numbers}
-
-
-def respelled(earlier: set[str], current: set[str]) -> list[tuple[str, str]]:
-    """Tags of the last build now spelled otherwise, only in case: (old, new) each. Anki
-    keeps one spelling of a tag, whatever the case, so an import keeps the old one."""
+def _respelled(earlier: set[str], current: set[str]) -> list[tuple[str, str]]:
     old = {tag.casefold(): tag for tag in earlier - current}
     return sorted((old[tag.casefold()], tag) for tag in current - earlier
                   if tag.casefold() in old)

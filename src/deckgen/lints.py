@@ -36,19 +36,28 @@ MATH = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
 CODE = re.compile(r"<pre\b.*?</pre>|<code>.*?</code>", re.S)
 OPEN_MATH = re.compile(r"\$(?=[\\A-Za-z{(])|\\\(|\\\[")
 LEFT, RIGHT = re.compile(r"\\left(?![A-Za-z])"), re.compile(r"\\right(?![A-Za-z])")
-# MathJax commands that put links, styles, classes, ids or data attributes on the card:
-# \mmlToken sets any attribute (href, style, class, id) on what it makes, \bbox takes
-# CSS (a url() loads from the network each time the card shows), and so do \unicode's
-# font option and a colour \fcolorbox does not know (\definecolor names any). Refused
-# whatever their arguments; and so are the commands that make others: macros (handed a
-# lone backslash, one before a line break, a macro spells any command) and \require,
-# which loads more commands.
-TEX_HTML = re.compile(r"\\(href|url|style|class|cssId|data|mmlToken|bbox|unicode|fcolorbox"
-                      r"|definecolor|require"
-                      r"|def|gdef|edef|xdef|let|futurelet|newcommand|renewcommand"
-                      r"|providecommand|newenvironment|renewenvironment|csname"
-                      r"|expandafter)(?![A-Za-z])")
-MACROS = "it defines commands, and a macro can spell any command, \\href included"
+# MathJax commands that open links, restyle the card or load from the network, each with
+# why it is refused whatever its arguments (\bbox and \unicode take CSS; MathJax passes a
+# colour it does not know to \fcolorbox as CSS). So are the commands that make commands:
+# handed a lone backslash (one before a line break), a macro spells any command.
+LINK = "only http and https links may open from a card"
+RESTYLES = "it restyles the card"
+LOADS = "which can load from the network"
+MACRO = "it defines commands, and a macro can spell any command, \\href included"
+TEX_COMMANDS = {
+    "href": LINK, "url": LINK,
+    "style": RESTYLES, "class": RESTYLES, "cssId": RESTYLES, "data": RESTYLES,
+    "mmlToken": "it sets HTML attributes (links, styles, ids)",
+    "bbox": f"its options take CSS, {LOADS}",
+    "unicode": f"its font option is CSS, {LOADS}",
+    "fcolorbox": f"a colour it does not know is CSS, {LOADS}",
+    "definecolor": f"a colour it defines can be CSS, {LOADS}",
+    "require": "it loads MathJax extensions, with commands of their own",
+    **dict.fromkeys(["def", "gdef", "edef", "xdef", "let", "futurelet", "newcommand",
+                     "renewcommand", "providecommand", "newenvironment", "renewenvironment",
+                     "csname", "expandafter"], MACRO),
+}
+TEX_HTML = re.compile(rf"\\({'|'.join(TEX_COMMANDS)})(?![A-Za-z])")
 WEB_URL = re.compile(r"\s*https?://", re.I)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
@@ -159,21 +168,8 @@ def _tex_html(card: Card, text: Text, shown: str) -> Iterable[Problem]:
         if command in ("href", "url") and _web_link(shown, match.end()):
             continue
         where = text.where.at(_line_of(text, match.group(0)))
-        reason = {"href": "only http and https links may open from a card",
-                  "url": "only http and https links may open from a card",
-                  "mmlToken": "it sets HTML attributes (links, styles, ids)",
-                  "bbox": "its options take CSS, which can load from the network",
-                  "unicode": "its font option is CSS, which can load from the network",
-                  "fcolorbox": "a colour it does not know is CSS, which can load from the"
-                               " network",
-                  "definecolor": "a colour it defines can be CSS, which can load from the"
-                                 " network",
-                  "require": "it loads MathJax extensions, with commands of their own",
-                  "style": "it restyles the card", "class": "it restyles the card",
-                  "cssId": "it restyles the card", "data": "it restyles the card",
-                  }.get(command, MACROS)
         yield Problem(where.path, where.line, f"card '{card.id}': \\{command} in TeX is not"
-                                              f" allowed: {reason}")
+                                              f" allowed: {TEX_COMMANDS[command]}")
 
 
 def _web_link(text: str, pos: int) -> bool:
